@@ -1,0 +1,149 @@
+// The contract between the core and a protocol adapter. The core knows topics, envelopes,
+// commands and replies; an adapter knows bytes. An adapter never builds a topic string.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import type { AdapterMetrics } from './metrics.js';
+import type { Mappings } from './mappings.js';
+import type { OutputConfig, AnswerConfig } from './config.js';
+
+export type JsonObject = Record<string, unknown>;
+
+/** Why a device's connection ended; shown in `bridge/event` and the logs. */
+export type DisconnectReason =
+  | 'closed' // the device closed its connection
+  | 'logout' // the device said goodbye
+  | 'replaced' // a second connection of the same device took over
+  | 'timeout' // silent for three heartbeat periods
+  | 'protocol_error' // the byte stream could no longer be trusted
+  | 'shutdown'; // the gateway is stopping
+
+/** What the core needs to end a device's connection (replacement, liveness, shutdown). */
+export interface DeviceSession {
+  close(reason: DisconnectReason): void;
+}
+
+export interface DeviceIdentity {
+  deviceId: string;
+  /** `ip:port` of the device as seen by the gateway. */
+  remote: string;
+  /** Protocol facts for the retained `info` topic: type, version, mac, serial... */
+  info?: JsonObject;
+}
+
+export interface ConnectOptions {
+  /** Silence after which the device is offline and its session closed; 0 or absent: never. */
+  livenessMs?: number;
+}
+
+export interface UplinkOptions {
+  /** Paths in `data` (`a.b`) that hold base64 media; published on `media/{last segment}`. */
+  media?: readonly string[];
+  /** The device's untouched message, added as `raw` when `output.includeRaw` is on. */
+  raw?: unknown;
+}
+
+/** A device request whose answer the platform decides (DESIGN.md "Device requests"). */
+export interface PlatformAnswer {
+  data: JsonObject;
+  /** Optional result/desc the platform chose (qyzn), when it answered over MQTT. */
+  result?: number;
+  desc?: string;
+  /** Where the answer came from. */
+  source: 'mqtt' | 'local' | 'fallback';
+}
+
+export interface DeviceHandle {
+  readonly adapter: string;
+  readonly deviceId: string;
+  readonly remote: string;
+  readonly logger: Logger;
+  /** False once the connection ended or another connection replaced this one. */
+  readonly connected: boolean;
+  /** Keeps the device alive (any message counts; heartbeats only do this). */
+  touch(): void;
+  setLiveness(ms: number): void;
+  /** Adds facts to the retained `info` topic. */
+  updateInfo(info: JsonObject): void;
+  /** Publishes `event/{name}` (and its media) and resolves once the broker acknowledged all of it.
+   *  Rejects with HandoverError when it cannot be handed over: answer the device with a failure. */
+  uplink(name: string, data: JsonObject, options?: UplinkOptions): Promise<void>;
+  /** Runs `work` once per key: a retransmission (same key) gets the first run's result without a
+   *  second publish. A failed run is forgotten, so the device's retry runs again. Bounded per device. */
+  dedupe<T>(key: string, work: () => Promise<T>): Promise<T>;
+  /** A device request needing the platform: `mqtt` mode publishes `request/{name}` and waits for
+   *  `request/{name}/reply`, `local` mode publishes `event/{name}`; both fall back to `fallback`. */
+  request(name: string, data: JsonObject, fallback: JsonObject, options?: UplinkOptions): Promise<PlatformAnswer>;
+  /** Replaces the retained `state` topic (gantry). */
+  setState(state: JsonObject): Promise<void>;
+  /** The adapter's word that this connection ended: availability offline, `device_disconnected`. */
+  disconnect(reason: DisconnectReason): void;
+}
+
+export interface DeviceRegistry {
+  /** Registers a device as online: retained availability and info, `device_connected`.
+   *  A previous session of the same device is closed with reason `replaced`. */
+  connect(identity: DeviceIdentity, session: DeviceSession, options?: ConnectOptions): DeviceHandle;
+  get(deviceId: string): DeviceHandle | undefined;
+  readonly size: number;
+}
+
+export interface BridgeEvents {
+  protocolError(reason: string, where?: { deviceId?: string; remote?: string }): void;
+  authFailed(reason: string, where?: { deviceId?: string; remote?: string }): void;
+}
+
+/** A validated command on its way to the device. */
+export interface DeviceCommand {
+  /** The command's id (the caller's or one the gateway made). */
+  id: string;
+  deviceId: string;
+  /** The protocol's own name (aliases are resolved by the core). */
+  name: string;
+  data: JsonObject;
+  timeoutMs: number;
+  /** Aborted when `timeoutMs` ran out: drop the pending state, the core answers `timeout`. */
+  signal: AbortSignal;
+}
+
+/** The device's answer. `ok: false` becomes `error.type: device` with the device's code/message. */
+export interface CommandAnswer {
+  ok: boolean;
+  code: number | string | null;
+  message: string | null;
+  data: JsonObject | null;
+  /** Paths in `data` holding base64 media, published on `media/{last segment}`. */
+  media?: readonly string[];
+  /** Raw bytes to publish on `media/{field}` (a file answer). */
+  files?: Readonly<Record<string, Buffer>>;
+}
+
+export interface AdapterContext<C = unknown> {
+  readonly id: string;
+  /** The adapter's own configuration section, validated and frozen. */
+  readonly config: Readonly<C>;
+  readonly output: Readonly<OutputConfig>;
+  readonly deviceTimeZone: string;
+  readonly logger: Logger;
+  readonly metrics: AdapterMetrics;
+  readonly devices: DeviceRegistry;
+  readonly events: BridgeEvents;
+  readonly mappings: Mappings;
+  /** The gateway's HTTP server; add routes in `start()`, it listens after every adapter started. */
+  readonly http: FastifyInstance;
+  /** Topic of `media/{field}` for a device, for answers that name where their bytes went. */
+  mediaTopic(deviceId: string, field: string): string;
+}
+
+export interface Adapter {
+  readonly id: string;
+  /** Opens the adapter's listener; resolves with its address (`host:port`), if it has its own. */
+  start(): Promise<string | undefined>;
+  /** Stops accepting and closes every device connection. */
+  stop(): Promise<void>;
+  /** Sends a validated command; throws OfflineError when the device cannot be reached. */
+  execute(command: DeviceCommand): Promise<CommandAnswer>;
+}
+
+export type AdapterFactory<C = unknown> = (context: AdapterContext<C>) => Adapter;
+
+export type { AnswerConfig };

@@ -1,0 +1,83 @@
+// Mappings are data: each adapter's folder in mappings/ declares its commands (a JSON Schema for
+// each command's `data`), friendly aliases and whatever field declarations the adapter reads.
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Ajv, type ValidateFunction } from 'ajv';
+import type { JsonObject } from './adapter.js';
+
+export interface CommandSpec {
+  description?: string;
+  /** JSON Schema of the command's `data`. */
+  schema: JsonObject;
+}
+
+export interface AliasSpec {
+  description?: string;
+  /** The protocol's own command this alias stands for. */
+  command: string;
+  /** Laid under the caller's `data` (the caller's values win). */
+  defaults?: JsonObject;
+}
+
+interface CommandsFile {
+  commands?: Record<string, CommandSpec>;
+  aliases?: Record<string, AliasSpec>;
+}
+
+export interface ResolvedCommand {
+  /** The protocol's own name. */
+  name: string;
+  validate: ValidateFunction;
+  defaults: JsonObject | undefined;
+}
+
+function packageRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('gate2mqtt: cannot find its package root');
+    dir = up;
+  }
+  return dir;
+}
+
+export const MAPPINGS_DIR = join(packageRoot(), 'mappings');
+
+export class Mappings {
+  readonly adapter: string;
+  private readonly dir: string;
+  private readonly commands = new Map<string, ResolvedCommand>();
+
+  /** Reads and compiles `mappings/{adapter}/commands.json` once; a broken schema fails the start. */
+  constructor(adapter: string, dir = join(MAPPINGS_DIR, adapter)) {
+    this.adapter = adapter;
+    this.dir = dir;
+    const file = join(dir, 'commands.json');
+    if (!existsSync(file)) return;
+    const spec = JSON.parse(readFileSync(file, 'utf8')) as CommandsFile;
+    const ajv = new Ajv({ allErrors: true, strict: true });
+    for (const [name, command] of Object.entries(spec.commands ?? {})) {
+      this.commands.set(name, { name, validate: ajv.compile(command.schema), defaults: undefined });
+    }
+    for (const [alias, target] of Object.entries(spec.aliases ?? {})) {
+      const native = this.commands.get(target.command);
+      if (!native) throw new Error(`mappings/${adapter}: alias ${alias} names unknown command ${target.command}`);
+      this.commands.set(alias, { ...native, defaults: target.defaults });
+    }
+  }
+
+  /** The command a name (native or alias) stands for, or undefined: `unsupported`. */
+  command(name: string): ResolvedCommand | undefined {
+    return this.commands.get(name);
+  }
+
+  commandNames(): string[] {
+    return [...this.commands.keys()];
+  }
+
+  /** Another declaration file of this adapter, `mappings/{adapter}/{name}.json`. */
+  read<T>(name: string): T {
+    return JSON.parse(readFileSync(join(this.dir, `${name}.json`), 'utf8')) as T;
+  }
+}

@@ -1,0 +1,83 @@
+// Prometheus metrics, gate2mqtt_* names, in a registry of the gateway's own (not prom-client's
+// global one) so that several gateways in one process do not collide.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly devicesConnected: Gauge<'adapter'>;
+  readonly messagesIn: Counter<'adapter' | 'name'>;
+  readonly messagesOut: Counter<'adapter' | 'name'>;
+  readonly commands: Counter<'adapter' | 'name' | 'outcome'>;
+  readonly commandSeconds: Histogram<'adapter'>;
+  readonly protocolErrors: Counter<'adapter' | 'reason'>;
+  readonly handoverFailures: Counter<'adapter'>;
+  readonly mqttConnected: Gauge;
+
+  constructor(options: { defaultMetrics?: boolean } = {}) {
+    const registers = [this.registry];
+    this.devicesConnected = new Gauge({
+      name: 'gate2mqtt_devices_connected',
+      help: 'Devices online, per adapter.',
+      labelNames: ['adapter'],
+      registers,
+    });
+    this.messagesIn = new Counter({
+      name: 'gate2mqtt_messages_in_total',
+      help: 'Messages received from devices, per adapter and protocol message name.',
+      labelNames: ['adapter', 'name'],
+      registers,
+    });
+    this.messagesOut = new Counter({
+      name: 'gate2mqtt_messages_out_total',
+      help: 'Messages sent to devices (commands and answers), per adapter and protocol message name.',
+      labelNames: ['adapter', 'name'],
+      registers,
+    });
+    this.commands = new Counter({
+      name: 'gate2mqtt_commands_total',
+      help: 'Commands by outcome: ok, unsupported, invalid, offline, timeout, device.',
+      labelNames: ['adapter', 'name', 'outcome'],
+      registers,
+    });
+    this.commandSeconds = new Histogram({
+      name: 'gate2mqtt_command_duration_seconds',
+      help: 'Time from a command on MQTT to its reply.',
+      labelNames: ['adapter'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.protocolErrors = new Counter({
+      name: 'gate2mqtt_protocol_errors_total',
+      help: 'Malformed, oversized, unsigned or out-of-order device input, per adapter and reason.',
+      labelNames: ['adapter', 'reason'],
+      registers,
+    });
+    this.handoverFailures = new Counter({
+      name: 'gate2mqtt_handover_failures_total',
+      help: 'Device messages the broker did not acknowledge; the device got its failure code.',
+      labelNames: ['adapter'],
+      registers,
+    });
+    this.mqttConnected = new Gauge({
+      name: 'gate2mqtt_mqtt_connected',
+      help: '1 while the gateway is connected to its broker.',
+      registers,
+    });
+    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gate2mqtt_' });
+  }
+
+  forAdapter(adapter: string): AdapterMetrics {
+    return {
+      messageIn: (name) => this.messagesIn.inc({ adapter, name }),
+      messageOut: (name) => this.messagesOut.inc({ adapter, name }),
+    };
+  }
+}
+
+/** What an adapter counts itself. Devices, commands, hand-overs and protocol errors are counted by
+ *  the core (protocol errors through `context.events.protocolError`). */
+export interface AdapterMetrics {
+  /** A message from a device; `name` is the protocol's name (bounded: use `unknown` for others). */
+  messageIn(name: string): void;
+  messageOut(name: string): void;
+}
