@@ -39,7 +39,7 @@ export interface GatewayConfig {
   log: { level: string };
   mqtt: MqttConfig;
   broker: { host: string; port: number; wsEnabled: boolean; wsPort: number };
-  http: { host: string; port: number; bodyLimitBytes: number };
+  http: { host: string; port: number; bodyLimitBytes: number; cert: string; key: string };
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
   shutdownTimeoutMs: number;
@@ -181,6 +181,13 @@ export const schema: Schema<GatewayConfig> = {
       arg: 'http-port',
     },
     bodyLimitBytes: { doc: 'Largest HTTP body accepted.', format: 'nat', default: 8 * MiB },
+    cert: {
+      doc: 'TLS certificate file (PEM): with http.key, the HTTP server (gantry uploads included) speaks HTTPS.',
+      format: String,
+      default: '',
+      env: 'GATE2MQTT_HTTP_CERT',
+    },
+    key: { doc: 'TLS key file (PEM) for http.cert.', format: String, default: '', env: 'GATE2MQTT_HTTP_KEY', sensitive: true },
   },
   commands: {
     defaultTimeoutMs: {

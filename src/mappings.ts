@@ -1,10 +1,10 @@
 // Mappings are data: each adapter's folder in mappings/ declares its commands (a JSON Schema for
 // each command's `data`), friendly aliases and whatever field declarations the adapter reads.
 import { readFileSync, existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { JsonObject } from './adapter.js';
+import { ROOT } from './paths.js';
 
 export interface CommandSpec {
   description?: string;
@@ -32,17 +32,7 @@ export interface ResolvedCommand {
   defaults: JsonObject | undefined;
 }
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('gate2mqtt: cannot find its package root');
-    dir = up;
-  }
-  return dir;
-}
-
-export const MAPPINGS_DIR = join(packageRoot(), 'mappings');
+export const MAPPINGS_DIR = join(ROOT, 'mappings');
 
 export class Mappings {
   readonly adapter: string;

@@ -1,0 +1,96 @@
+// The embedded broker: aedes 2 (MQTT 3.1.1 and 5) over TCP and over WebSocket.
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import { Aedes } from 'aedes';
+import { WebSocketServer, createWebSocketStream } from 'ws';
+import type { Logger } from 'pino';
+import { PortInUseError } from './errors.js';
+
+export interface BrokerOptions {
+  host: string;
+  port: number;
+  wsEnabled: boolean;
+  wsPort: number;
+  logger: Logger;
+}
+
+export interface BrokerAddresses {
+  mqtt: string;
+  ws: string | undefined;
+}
+
+const MOSQUITTO_HINT =
+  '. A system Mosquitto often holds 1883: use it instead with GATE2MQTT_MQTT_URL=mqtt://127.0.0.1:1883';
+
+export class EmbeddedBroker {
+  private readonly options: BrokerOptions;
+  private aedes: Aedes | undefined;
+  private tcp: Server | undefined;
+  private http: HttpServer | undefined;
+  private wss: WebSocketServer | undefined;
+
+  constructor(options: BrokerOptions) {
+    this.options = options;
+  }
+
+  async start(): Promise<BrokerAddresses> {
+    const { host, port, wsEnabled, wsPort, logger } = this.options;
+    const aedes = await Aedes.createBroker({ id: 'gate2mqtt' });
+    this.aedes = aedes;
+    aedes.on('clientError', (client, err) => logger.debug({ client: client.id, err: err.message }, 'broker client error'));
+    aedes.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'broker connection error'));
+
+    this.tcp = createServer((socket) => aedes.handle(socket));
+    const mqttPort = await listen(this.tcp, host, port, () =>
+      new PortInUseError('the embedded MQTT broker', port, 'GATE2MQTT_BROKER_PORT', port === 1883 ? MOSQUITTO_HINT : ''),
+    );
+    let ws: string | undefined;
+    if (wsEnabled) {
+      this.http = createHttpServer();
+      this.wss = new WebSocketServer({ server: this.http, perMessageDeflate: false });
+      this.wss.on('connection', (socket, request) => aedes.handle(createWebSocketStream(socket), request));
+      const boundWs = await listen(this.http, host, wsPort, () =>
+        new PortInUseError('the embedded broker (MQTT over WebSocket)', wsPort, 'GATE2MQTT_BROKER_WS_PORT'),
+      );
+      ws = `ws://${host}:${boundWs}`;
+    }
+    logger.info({ mqtt: `${host}:${mqttPort}`, ws }, 'embedded MQTT broker listening');
+    return { mqtt: `mqtt://${host}:${mqttPort}`, ws };
+  }
+
+  /** A URL the gateway itself connects to. */
+  static localUrl(address: string): string {
+    return address.replace('://0.0.0.0:', '://127.0.0.1:').replace('://[::]:', '://127.0.0.1:');
+  }
+
+  async stop(): Promise<void> {
+    const aedes = this.aedes;
+    if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
+    for (const client of this.wss?.clients ?? []) client.terminate();
+    await Promise.all([closeServer(this.tcp), closeServer(this.http)]);
+  }
+}
+
+/** Listens and resolves with the bound port; a taken port becomes the caller's PortInUseError. */
+export function listen(
+  server: Server | HttpServer,
+  host: string,
+  port: number,
+  inUse: () => Error,
+): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException): void => reject(err.code === 'EADDRINUSE' ? inUse() : err);
+    server.once('error', onError);
+    server.listen(port, host, () => {
+      server.off('error', onError);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+function closeServer(server: Server | HttpServer | undefined): Promise<void> {
+  if (!server?.listening) return Promise.resolve();
+  const closing = new Promise<void>((resolve) => server.close(() => resolve()));
+  if ('closeAllConnections' in server) server.closeAllConnections();
+  return closing;
+}

@@ -1,0 +1,169 @@
+// Commands from MQTT to devices: routing, validation before anything reaches a device, timeouts,
+// and exactly one reply per command (on `.../reply`, or on the MQTT 5 response topic).
+import { randomUUID } from 'node:crypto';
+import type { IPublishPacket } from 'mqtt';
+import type { Logger } from 'pino';
+import type { Adapter, CommandAnswer, JsonObject } from './adapter.js';
+import { CommandError, GatewayError, ProtocolError, type CommandErrorType } from './errors.js';
+import { isObject, parseJson } from './json.js';
+import type { Mappings } from './mappings.js';
+import { extractMedia } from './media.js';
+import type { Metrics } from './metrics.js';
+import type { MqttLink } from './mqtt.js';
+import type { Topics, CommandTopic } from './topics.js';
+import type { OutputConfig } from './config.js';
+
+export interface CommandLimits {
+  defaultTimeoutMs: number;
+  maxTimeoutMs: number;
+  maxPayloadBytes: number;
+}
+
+export interface Reply {
+  id: string;
+  ok: boolean;
+  code: number | string | null;
+  message: string | null;
+  data: JsonObject | null;
+  error: { type: CommandErrorType; message: string } | null;
+}
+
+interface Route {
+  adapter: Adapter;
+  mappings: Mappings;
+}
+
+interface Parsed {
+  id: string;
+  timeoutMs: number;
+  data: JsonObject;
+}
+
+export class CommandRouter {
+  private readonly routes = new Map<string, Route>();
+  private readonly link: MqttLink;
+  private readonly topics: Topics;
+  private readonly limits: CommandLimits;
+  private readonly output: Readonly<OutputConfig>;
+  private readonly metrics: Metrics;
+  private readonly logger: Logger;
+
+  constructor(link: MqttLink, topics: Topics, limits: CommandLimits, output: Readonly<OutputConfig>, metrics: Metrics, logger: Logger) {
+    this.link = link;
+    this.topics = topics;
+    this.limits = limits;
+    this.output = output;
+    this.metrics = metrics;
+    this.logger = logger;
+  }
+
+  route(adapter: Adapter, mappings: Mappings): void {
+    this.routes.set(adapter.id, { adapter, mappings });
+    this.link.subscribe(this.topics.commandFilter(adapter.id), (topic, payload, packet) => {
+      void this.handle(topic, payload, packet);
+    });
+  }
+
+  private async handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+    const target = this.topics.parse(topic, 'command', false);
+    const route = target && this.routes.get(target.adapter);
+    if (!target || !route) return;
+    if (packet.retain) {
+      // A retained command would run again at every restart of the gateway.
+      this.logger.warn({ topic }, 'retained command ignored: publish commands without the retain flag');
+      return;
+    }
+    const started = process.hrtime.bigint();
+    const replyTo = packet.properties?.responseTopic ?? this.topics.commandReply(target.adapter, target.deviceId, target.name);
+    const correlationData = packet.properties?.correlationData;
+    let id: string = randomUUID();
+    let reply: Reply;
+    try {
+      const body = this.read(payload);
+      if (isObject(body) && typeof body.id === 'string') id = body.id;
+      const resolved = route.mappings.command(target.name);
+      if (!resolved) throw new CommandError('unsupported', `${target.adapter} has no command ${target.name}`);
+      const parsed = this.check(body, id);
+      const data = resolved.defaults ? { ...resolved.defaults, ...parsed.data } : parsed.data;
+      if (!resolved.validate(data)) {
+        const why = (resolved.validate.errors ?? []).map((e) => `data${e.instancePath} ${e.message ?? 'is invalid'}`).join('; ');
+        throw new CommandError('invalid', why);
+      }
+      const answer = await this.execute(route.adapter, target, resolved.name, { ...parsed, data });
+      reply = await this.answerReply(id, target, answer);
+    } catch (err) {
+      reply = failure(id, err);
+      if (!(err instanceof CommandError)) this.logger.error({ err, topic }, 'command failed unexpectedly');
+    }
+    const outcome = reply.error?.type ?? 'ok';
+    this.metrics.commands.inc({ adapter: target.adapter, name: target.name, outcome });
+    this.metrics.commandSeconds.observe({ adapter: target.adapter }, Number(process.hrtime.bigint() - started) / 1e9);
+    this.link.publishQueued(replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
+  }
+
+  /** The payload as JSON (an empty payload is `{}`), or the reason it is not, for `invalid`. */
+  private read(payload: Buffer): unknown {
+    if (payload.length === 0) return {};
+    try {
+      return parseJson(payload, this.limits.maxPayloadBytes);
+    } catch (err) {
+      return new CommandError('invalid', err instanceof ProtocolError ? err.message : String(err));
+    }
+  }
+
+  private check(body: unknown, id: string): Parsed {
+    if (body instanceof CommandError) throw body;
+    if (!isObject(body)) throw new CommandError('invalid', 'the payload must be a JSON object {"id"?, "timeoutMs"?, "data"?}');
+    const { timeoutMs = this.limits.defaultTimeoutMs, data = {} } = body;
+    if (body.id !== undefined && typeof body.id !== 'string') throw new CommandError('invalid', 'id must be a string');
+    if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > this.limits.maxTimeoutMs) {
+      throw new CommandError('invalid', `timeoutMs must be an integer from 1 to ${this.limits.maxTimeoutMs}`);
+    }
+    if (!isObject(data)) throw new CommandError('invalid', 'data must be a JSON object');
+    return { id, timeoutMs, data };
+  }
+
+  private async execute(adapter: Adapter, target: CommandTopic, name: string, parsed: Parsed): Promise<CommandAnswer> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new CommandError('timeout', `no answer from ${target.deviceId} within ${parsed.timeoutMs} ms`));
+        controller.abort();
+      }, parsed.timeoutMs);
+    });
+    // async: an adapter that throws at once is a rejection like any other.
+    const running = (async () => adapter.execute({ ...parsed, deviceId: target.deviceId, name, signal: controller.signal }))();
+    running.catch(() => undefined); // settled after the timeout: already answered
+    try {
+      return await Promise.race([running, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async answerReply(id: string, target: CommandTopic, answer: CommandAnswer): Promise<Reply> {
+    const { topics, link } = this;
+    const topicFor = (field: string): string => topics.media(target.adapter, target.deviceId, field);
+    let data = answer.data;
+    const publishes: Promise<void>[] = [];
+    if (data && answer.media) {
+      const extracted = extractMedia(data, answer.media, this.output.media, topicFor);
+      data = extracted.data;
+      for (const m of extracted.media) publishes.push(link.publish(topicFor(m.field), m.bytes, { retain: true }));
+    }
+    for (const [field, bytes] of Object.entries(answer.files ?? {})) publishes.push(link.publish(topicFor(field), bytes, { retain: true }));
+    await Promise.all(publishes).catch((err: unknown) => this.logger.warn({ err }, 'command media not acknowledged'));
+    if (!answer.ok) {
+      const message = answer.message ?? `device answered ${String(answer.code)}`;
+      return { id, ok: false, code: answer.code, message: answer.message, data, error: { type: 'device', message } };
+    }
+    return { id, ok: true, code: answer.code, message: answer.message, data, error: null };
+  }
+}
+
+function failure(id: string, err: unknown): Reply {
+  const type: CommandErrorType = err instanceof CommandError ? err.type : 'device';
+  const message = err instanceof GatewayError || err instanceof Error ? err.message : String(err);
+  return { id, ok: false, code: null, message: null, data: null, error: { type, message } };
+}

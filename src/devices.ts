@@ -1,0 +1,253 @@
+// Connected devices of one adapter and what an adapter does with each: availability, info,
+// liveness, uplinks with broker acknowledgement, retransmission suppression, platform requests.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type {
+  ConnectOptions,
+  DeviceHandle,
+  DeviceIdentity,
+  DeviceRegistry,
+  DeviceSession,
+  DisconnectReason,
+  JsonObject,
+  PlatformAnswer,
+  UplinkOptions,
+} from './adapter.js';
+import type { Bridge, PlatformRequests } from './bridge.js';
+import type { AnswerConfig, OutputConfig } from './config.js';
+import { ProtocolError } from './errors.js';
+import { extractMedia } from './media.js';
+import type { Metrics } from './metrics.js';
+import type { MqttLink } from './mqtt.js';
+import { isValidTopicLevel, type Topics } from './topics.js';
+
+/** What every adapter's registry shares. */
+export interface CoreServices {
+  link: MqttLink;
+  topics: Topics;
+  metrics: Metrics;
+  bridge: Bridge;
+  requests: PlatformRequests;
+  output: Readonly<OutputConfig>;
+}
+
+/** Retransmissions remembered per device; a device retransmits its last few messages, not more. */
+const DEDUPE_ENTRIES = 256;
+
+export class Devices implements DeviceRegistry {
+  readonly adapter: string;
+  readonly core: CoreServices;
+  readonly answers: Readonly<Record<string, AnswerConfig>>;
+  readonly logger: Logger;
+  private readonly online = new Map<string, Device>();
+
+  constructor(adapter: string, core: CoreServices, answers: Readonly<Record<string, AnswerConfig>>, logger: Logger) {
+    this.adapter = adapter;
+    this.core = core;
+    this.answers = answers;
+    this.logger = logger;
+  }
+
+  get size(): number {
+    return this.online.size;
+  }
+
+  connect(identity: DeviceIdentity, session: DeviceSession, options: ConnectOptions = {}): DeviceHandle {
+    if (!isValidTopicLevel(identity.deviceId)) {
+      throw new ProtocolError('bad_identity', `device identity ${JSON.stringify(identity.deviceId)} is not a valid topic level`);
+    }
+    const previous = this.online.get(identity.deviceId);
+    const device = new Device(this, identity, session, options.livenessMs ?? 0);
+    this.online.set(identity.deviceId, device);
+    if (previous) {
+      previous.replaced();
+    } else {
+      this.core.metrics.devicesConnected.inc({ adapter: this.adapter });
+    }
+    device.announce();
+    return device;
+  }
+
+  get(deviceId: string): DeviceHandle | undefined {
+    return this.online.get(deviceId);
+  }
+
+  /** Called by a Device whose connection ended while it was the current one. */
+  release(device: Device): boolean {
+    if (this.online.get(device.deviceId) !== device) return false;
+    this.online.delete(device.deviceId);
+    this.core.metrics.devicesConnected.dec({ adapter: this.adapter });
+    return true;
+  }
+
+  /** Closes every session (shutdown) and waits until each device's offline was acknowledged. */
+  async closeAll(): Promise<void> {
+    const devices = [...this.online.values()];
+    for (const device of devices) device.close('shutdown');
+    await Promise.all(devices.map((device) => device.settled()));
+  }
+}
+
+class Device implements DeviceHandle {
+  readonly adapter: string;
+  readonly deviceId: string;
+  readonly remote: string;
+  readonly logger: Logger;
+  private readonly registry: Devices;
+  private readonly session: DeviceSession;
+  private info: JsonObject;
+  private alive = true;
+  private liveness: NodeJS.Timeout | undefined;
+  private readonly seen = new Map<string, Promise<unknown>>();
+  private lastPublish: Promise<void> = Promise.resolve();
+
+  constructor(registry: Devices, identity: DeviceIdentity, session: DeviceSession, livenessMs: number) {
+    this.registry = registry;
+    this.adapter = registry.adapter;
+    this.deviceId = identity.deviceId;
+    this.remote = identity.remote;
+    this.session = session;
+    this.logger = registry.logger.child({ deviceId: identity.deviceId, remote: identity.remote });
+    this.info = { deviceId: identity.deviceId, ...identity.info, remote: identity.remote, connectedAt: new Date().toISOString() };
+    this.setLiveness(livenessMs);
+  }
+
+  private get core(): CoreServices {
+    return this.registry.core;
+  }
+
+  get connected(): boolean {
+    return this.alive;
+  }
+
+  announce(): void {
+    const { link, topics, bridge } = this.core;
+    void link.retain(topics.device(this.adapter, this.deviceId, 'info'), JSON.stringify(this.info));
+    this.lastPublish = link.retain(topics.device(this.adapter, this.deviceId, 'availability'), 'online');
+    bridge.event('device_connected', this.adapter, 'connected', { deviceId: this.deviceId, remote: this.remote });
+    this.logger.info('device online');
+  }
+
+  touch(): void {
+    this.liveness?.refresh();
+  }
+
+  setLiveness(ms: number): void {
+    clearTimeout(this.liveness);
+    this.liveness = undefined;
+    if (ms > 0 && this.alive) {
+      this.liveness = setTimeout(() => this.close('timeout'), ms);
+      this.liveness.unref();
+    }
+  }
+
+  updateInfo(info: JsonObject): void {
+    this.info = { ...this.info, ...info };
+    if (this.alive) void this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'info'), JSON.stringify(this.info));
+  }
+
+  async uplink(name: string, data: JsonObject, options: UplinkOptions = {}): Promise<void> {
+    await this.publishEnvelope(this.core.topics.event(this.adapter, this.deviceId, name), name, data, options);
+  }
+
+  private async publishEnvelope(topic: string, name: string, data: JsonObject, options: UplinkOptions, id = randomUUID()): Promise<void> {
+    const { link, topics, output, metrics } = this.core;
+    const { data: body, media } = extractMedia(data, options.media ?? [], output.media, (field) =>
+      topics.media(this.adapter, this.deviceId, field),
+    );
+    const envelope: JsonObject = { id, ts: new Date().toISOString(), adapter: this.adapter, deviceId: this.deviceId, name, data: body };
+    if (output.includeRaw && options.raw !== undefined) envelope.raw = options.raw;
+    try {
+      await Promise.all([
+        link.publish(topic, JSON.stringify(envelope)),
+        ...media.map((m) => link.publish(topics.media(this.adapter, this.deviceId, m.field), m.bytes, { retain: true })),
+      ]);
+    } catch (err) {
+      metrics.handoverFailures.inc({ adapter: this.adapter });
+      this.logger.warn({ err: (err as Error).message, name }, 'message not handed over; the device gets its failure code');
+      throw err;
+    }
+  }
+
+  dedupe<T>(key: string, work: () => Promise<T>): Promise<T> {
+    const known = this.seen.get(key);
+    if (known) return known as Promise<T>;
+    const run = work();
+    this.seen.set(key, run);
+    if (this.seen.size > DEDUPE_ENTRIES) this.seen.delete(this.seen.keys().next().value as string);
+    run.catch(() => {
+      if (this.seen.get(key) === run) this.seen.delete(key);
+    });
+    return run;
+  }
+
+  async request(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions = {}): Promise<PlatformAnswer> {
+    const answer = this.registry.answers[name];
+    if (!answer || answer.mode === 'local') {
+      await this.uplink(name, data, options);
+      return { data: fallback, source: 'local' };
+    }
+    const { topics, requests } = this.core;
+    const id = randomUUID();
+    const reply = requests.wait(id, this.adapter, this.deviceId, name, answer.timeoutMs);
+    try {
+      await this.publishEnvelope(topics.request(this.adapter, this.deviceId, name), name, data, options, id);
+    } catch (err) {
+      requests.cancel(id);
+      throw err;
+    }
+    const platform = await reply;
+    if (!platform) return { data: fallback, source: 'fallback' };
+    const result: PlatformAnswer = { data: (platform.data as JsonObject | undefined) ?? {}, source: 'mqtt' };
+    if (typeof platform.result === 'number') result.result = platform.result;
+    if (typeof platform.desc === 'string') result.desc = platform.desc;
+    return result;
+  }
+
+  async setState(state: JsonObject): Promise<void> {
+    await this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'state'), JSON.stringify(state));
+  }
+
+  /** Ends the session from the core's side (liveness, shutdown); the adapter's close() is expected
+   *  to call disconnect(), and is not trusted to. */
+  close(reason: DisconnectReason): void {
+    if (!this.alive) return;
+    try {
+      this.session.close(reason);
+    } finally {
+      this.disconnect(reason);
+    }
+  }
+
+  /** A newer connection of the same device took over: close this one without going offline. */
+  replaced(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.stopTimers();
+    this.core.bridge.event('device_disconnected', this.adapter, 'replaced', { deviceId: this.deviceId, remote: this.remote });
+    this.logger.info('connection replaced by a newer one');
+    this.session.close('replaced');
+  }
+
+  disconnect(reason: DisconnectReason): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.stopTimers();
+    if (!this.registry.release(this)) return;
+    const { link, topics, bridge } = this.core;
+    this.lastPublish = link.retain(topics.device(this.adapter, this.deviceId, 'availability'), 'offline');
+    bridge.event('device_disconnected', this.adapter, reason, { deviceId: this.deviceId, remote: this.remote });
+    this.logger.info({ reason }, 'device offline');
+  }
+
+  /** Resolves when the last availability change was acknowledged (or could not be). */
+  settled(): Promise<void> {
+    return this.lastPublish;
+  }
+
+  private stopTimers(): void {
+    clearTimeout(this.liveness);
+    this.liveness = undefined;
+    this.seen.clear();
+  }
+}

@@ -1,0 +1,218 @@
+// The composition root: broker, MQTT link, HTTP server and the adapters, started and stopped in
+// order. One adapter that fails to start is reported and does not take the others down; a taken
+// port does end the start, since the user has to move it.
+import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import { pino, type Logger } from 'pino';
+import type { Adapter, AdapterContext, AdapterFactory } from './adapter.js';
+import { builtinAdapters } from './adapters.js';
+import { Bridge, PlatformRequests } from './bridge.js';
+import { EmbeddedBroker, type BrokerAddresses } from './broker.js';
+import { CommandRouter } from './commands.js';
+import type { AnswerConfig, GatewayConfig } from './config.js';
+import { Devices, type CoreServices } from './devices.js';
+import { GatewayError, PortInUseError } from './errors.js';
+import { createHttpServer } from './http.js';
+import { Mappings } from './mappings.js';
+import { Metrics } from './metrics.js';
+import { MqttLink } from './mqtt.js';
+import { VERSION } from './paths.js';
+import { Topics } from './topics.js';
+
+export interface AdapterDefinition {
+  id: string;
+  factory: AdapterFactory<never>;
+  /** The adapter's configuration section; `enabled: false` leaves it out. */
+  config: { enabled: boolean; answers?: Readonly<Record<string, AnswerConfig>> };
+  /** Folder of its mappings (default `mappings/{id}`). */
+  mappingsDir?: string;
+}
+
+export interface GatewayOptions {
+  /** The adapters to run; default: the built-in ones, as configured. */
+  adapters?: AdapterDefinition[];
+  logger?: Logger;
+}
+
+interface Running {
+  id: string;
+  adapter: Adapter;
+  devices: Devices;
+  listen: string | undefined;
+  failed?: string;
+}
+
+/** How often `bridge/info` may be republished when device counts change. */
+const INFO_INTERVAL_MS = 5000;
+
+export class Gateway {
+  readonly config: Readonly<GatewayConfig>;
+  readonly logger: Logger;
+  readonly metrics = new Metrics({ defaultMetrics: true });
+  readonly topics: Topics;
+  private readonly definitions: AdapterDefinition[];
+  private broker: EmbeddedBroker | undefined;
+  private brokerAddresses: BrokerAddresses | undefined;
+  private link: MqttLink | undefined;
+  private http: FastifyInstance | undefined;
+  private httpAddress: string | undefined;
+  private readonly running: Running[] = [];
+  private listenersUp = false;
+  private stopping = false;
+  private readonly startedAt = new Date().toISOString();
+  private infoTimer: NodeJS.Timeout | undefined;
+  private lastInfo = '';
+
+  constructor(config: Readonly<GatewayConfig>, options: GatewayOptions = {}) {
+    this.config = config;
+    this.logger = options.logger ?? pino({ level: config.log.level, base: { name: 'gate2mqtt' } });
+    this.topics = new Topics(config.baseTopic);
+    this.definitions = (options.adapters ?? builtinAdapters(config)).filter((d) => d.config.enabled);
+  }
+
+  get ready(): boolean {
+    return this.listenersUp && this.link?.connected === true && !this.stopping;
+  }
+
+  get mqttUrl(): string {
+    return this.config.mqtt.url || EmbeddedBroker.localUrl(this.brokerAddresses?.mqtt ?? '');
+  }
+
+  addresses(): { broker: BrokerAddresses | undefined; http: string | undefined; adapters: Record<string, string | undefined> } {
+    return {
+      broker: this.brokerAddresses,
+      http: this.httpAddress,
+      adapters: Object.fromEntries(this.running.map((r) => [r.id, r.listen])),
+    };
+  }
+
+  async start(): Promise<void> {
+    const { config, logger } = this;
+    if (!config.mqtt.url) {
+      this.broker = new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
+      this.brokerAddresses = await this.broker.start();
+    }
+    const link = new MqttLink({
+      url: this.mqttUrl,
+      config: config.mqtt,
+      will: { topic: this.topics.bridgeState, payload: 'offline' },
+      logger: logger.child({ component: 'mqtt' }),
+    });
+    this.link = link;
+    try {
+      await link.start();
+    } catch (err) {
+      throw new GatewayError('G2M_ERR_MQTT', `cannot connect to the MQTT broker at ${redactUrl(this.mqttUrl)}: ${(err as Error).message}`);
+    }
+    this.metrics.mqttConnected.set(1);
+    link.on('disconnect', () => this.metrics.mqttConnected.set(0));
+    link.on('connect', () => this.metrics.mqttConnected.set(1));
+
+    const bridge = new Bridge(link, this.topics, this.metrics, logger);
+    const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
+    const core: CoreServices = { link, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
+    const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }));
+    const http = createHttpServer({
+      ...config.http,
+      metrics: this.metrics,
+      readiness: () => ({ mqtt: link.connected, listeners: this.listenersUp && !this.stopping }),
+    });
+    this.http = http;
+
+    for (const definition of this.definitions) {
+      const adapterLogger = logger.child({ adapter: definition.id });
+      const mappings = new Mappings(definition.id, definition.mappingsDir);
+      const devices = new Devices(definition.id, core, definition.config.answers ?? {}, adapterLogger);
+      const context: AdapterContext<never> = {
+        id: definition.id,
+        config: definition.config as never,
+        output: config.output,
+        deviceTimeZone: config.deviceTimeZone,
+        logger: adapterLogger,
+        metrics: this.metrics.forAdapter(definition.id),
+        devices,
+        events: bridge.forAdapter(definition.id, adapterLogger),
+        mappings,
+        http,
+        mediaTopic: (deviceId, field) => this.topics.media(definition.id, deviceId, field),
+      };
+      const adapter = definition.factory(context);
+      const running: Running = { id: definition.id, adapter, devices, listen: undefined };
+      this.running.push(running);
+      try {
+        running.listen = await adapter.start();
+      } catch (err) {
+        if (err instanceof PortInUseError) throw err;
+        running.failed = (err as Error).message;
+        adapterLogger.error({ err }, 'adapter failed to start; the others go on');
+        continue;
+      }
+      router.route(adapter, mappings);
+      requests.listen(definition.id);
+    }
+
+    await http.listen({ port: config.http.port, host: config.http.host }).catch((err: NodeJS.ErrnoException) => {
+      throw err.code === 'EADDRINUSE' ? new PortInUseError('the HTTP server', config.http.port, 'GATE2MQTT_HTTP_PORT') : err;
+    });
+    const address = http.server.address() as AddressInfo;
+    this.httpAddress = `${config.http.host}:${address.port}`;
+
+    this.listenersUp = this.running.every((r) => r.failed === undefined);
+    await link.retain(this.topics.bridgeInfo, this.info());
+    if (this.listenersUp) await link.retain(this.topics.bridgeState, 'online');
+    this.infoTimer = setInterval(() => this.refreshInfo(), INFO_INTERVAL_MS);
+    this.infoTimer.unref();
+    logger.info({ http: this.httpAddress, broker: this.brokerAddresses, adapters: this.addresses().adapters }, 'gate2mqtt started');
+  }
+
+  private info(): string {
+    this.lastInfo = JSON.stringify({
+      version: VERSION,
+      startedAt: this.startedAt,
+      baseTopic: this.config.baseTopic,
+      mqtt: { url: redactUrl(this.mqttUrl), protocolVersion: this.link?.protocolVersion === 5 ? '5' : '3.1.1', embedded: !this.config.mqtt.url },
+      broker: this.brokerAddresses ?? null,
+      http: this.httpAddress ?? null,
+      adapters: Object.fromEntries(
+        this.running.map((r) => [r.id, { listen: r.listen ?? null, devices: r.devices.size, ...(r.failed ? { failed: r.failed } : {}) }]),
+      ),
+    });
+    return this.lastInfo;
+  }
+
+  private refreshInfo(): void {
+    const previous = this.lastInfo;
+    const next = this.info();
+    if (next !== previous && this.link) void this.link.retain(this.topics.bridgeInfo, next);
+  }
+
+  /** Stops accepting, publishes every device offline, then `bridge/state` offline, then closes. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.infoTimer);
+    await Promise.all(
+      this.running.map(async (r) => {
+        try {
+          await r.adapter.stop();
+        } catch (err) {
+          this.logger.error({ err, adapter: r.id }, 'adapter failed to stop cleanly');
+        }
+        await r.devices.closeAll();
+      }),
+    );
+    await this.http?.close();
+    if (this.link) {
+      if (this.link.connected) await this.link.retain(this.topics.bridgeState, 'offline');
+      await this.link.stop();
+    }
+    await this.broker?.stop();
+    this.logger.info('gate2mqtt stopped');
+  }
+}
+
+function redactUrl(url: string): string {
+  return url.replace(/\/\/[^@/]*@/, '//***@');
+}
+
+export type { Adapter };

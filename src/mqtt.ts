@@ -1,0 +1,201 @@
+// The gateway's one MQTT connection: publish-with-acknowledgement, a persistent session, the
+// retained topics it owns (published again after every reconnect) and topic-filter dispatch.
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { Logger } from 'pino';
+import type { MqttConfig } from './config.js';
+import { HandoverError } from './errors.js';
+
+export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
+
+export interface LinkOptions {
+  url: string;
+  config: Readonly<MqttConfig>;
+  will: { topic: string; payload: string };
+  logger: Logger;
+}
+
+export interface PublishOptions {
+  retain?: boolean;
+  /** MQTT 5 correlation data, for a reply to a command that carried a response topic. */
+  correlationData?: Buffer;
+}
+
+/** Unsupported protocol version: 1 in a 3.1.1 CONNACK, 0x84 in an MQTT 5 one. */
+const REFUSED_VERSION = new Set([1, 0x84]);
+
+export declare interface MqttLink {
+  on(event: 'connect' | 'disconnect', listener: () => void): this;
+}
+
+export class MqttLink extends EventEmitter {
+  private readonly options: LinkOptions;
+  private client: MqttClient | undefined;
+  private version: 4 | 5;
+  private readonly retained = new Map<string, string | Buffer>();
+  private readonly subscriptions = new Map<string, { match: (topic: string) => boolean; handler: MessageHandler }>();
+
+  constructor(options: LinkOptions) {
+    super();
+    this.options = options;
+    this.version = options.config.protocol === '3.1.1' ? 4 : 5;
+  }
+
+  get connected(): boolean {
+    return this.client?.connected === true;
+  }
+
+  get protocolVersion(): 4 | 5 {
+    return this.version;
+  }
+
+  /** Starts connecting; resolves at the first CONNACK or rejects with the first error. The
+   *  client keeps reconnecting on its own after that. */
+  start(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const client = mqtt.connect(this.options.url, this.clientOptions());
+      this.client = client;
+      const onFirstError = (err: Error & { code?: unknown }): void => {
+        if (this.version === 5 && this.options.config.protocol === 'auto' && REFUSED_VERSION.has(Number(err.code))) {
+          this.options.logger.info('broker refused MQTT 5; using MQTT 3.1.1');
+          this.version = 4;
+          client.removeAllListeners();
+          client.end(true);
+          this.start().then(resolve, reject);
+          return;
+        }
+        reject(err);
+      };
+      client.once('error', onFirstError);
+      client.once('connect', () => {
+        client.off('error', onFirstError);
+        client.on('error', (err) => this.options.logger.warn({ err }, 'MQTT error'));
+        resolve();
+      });
+      client.on('connect', () => this.onConnect());
+      client.on('close', () => this.emit('disconnect'));
+      client.on('offline', () => this.options.logger.warn('MQTT broker unreachable; reconnecting'));
+      client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
+    });
+  }
+
+  private clientOptions(): IClientOptions {
+    const { config, will } = this.options;
+    const file = (path: string): Buffer | undefined => (path ? readFileSync(path) : undefined);
+    const options: IClientOptions = {
+      protocolVersion: this.version,
+      clientId: config.clientId,
+      clean: false,
+      keepalive: config.keepaliveS,
+      reconnectPeriod: config.reconnectPeriodMs,
+      connectTimeout: 10_000,
+      will: { topic: will.topic, payload: Buffer.from(will.payload), qos: 1, retain: true },
+      rejectUnauthorized: config.rejectUnauthorized,
+      resubscribe: false,
+    };
+    if (this.version === 5) options.properties = { sessionExpiryInterval: config.sessionExpiryS };
+    if (config.username) options.username = config.username;
+    if (config.password) options.password = config.password;
+    const ca = file(config.ca);
+    const cert = file(config.cert);
+    const key = file(config.key);
+    if (ca) options.ca = ca;
+    if (cert) options.cert = cert;
+    if (key) options.key = key;
+    return options;
+  }
+
+  private onConnect(): void {
+    const client = this.client;
+    if (!client) return;
+    this.options.logger.info({ url: this.options.url, protocolVersion: this.version }, 'connected to MQTT broker');
+    const filters = [...this.subscriptions.keys()];
+    if (filters.length > 0) client.subscribe(filters, { qos: 1 });
+    // A restarted broker may have lost what we retained: say it all again.
+    for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
+    this.emit('connect');
+  }
+
+  private dispatch(topic: string, payload: Buffer, packet: IPublishPacket): void {
+    for (const { match, handler } of this.subscriptions.values()) {
+      if (!match(topic)) continue;
+      try {
+        handler(topic, payload, packet);
+      } catch (err) {
+        this.options.logger.error({ err, topic }, 'message handler failed');
+      }
+    }
+  }
+
+  /** Subscribes (QoS 1) now and after every reconnect. */
+  subscribe(filter: string, handler: MessageHandler): void {
+    this.subscriptions.set(filter, { match: matcher(filter), handler });
+    if (this.connected) this.client?.subscribe(filter, { qos: 1 });
+  }
+
+  /** Resolves when the broker acknowledged the QoS 1 publish. Fails at once when the gateway is
+   *  not connected, and after `publishTimeoutMs` without an acknowledgement. */
+  publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    const client = this.client;
+    if (!client?.connected) return Promise.reject(new HandoverError('not connected to the MQTT broker'));
+    return new Promise((resolve, reject) => {
+      const timeoutMs = this.options.config.publishTimeoutMs;
+      const timer = setTimeout(
+        () => reject(new HandoverError(`the broker did not acknowledge within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+      client.publish(topic, payload, this.packetOptions(options), (err) => {
+        clearTimeout(timer);
+        if (err) reject(new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }));
+        else resolve();
+      });
+    });
+  }
+
+  /** Publishes now if connected, else when connected again; never fails (command replies). */
+  publishQueued(topic: string, payload: string | Buffer, options: PublishOptions = {}): void {
+    this.client?.publish(topic, payload, this.packetOptions(options));
+  }
+
+  /** Records a retained topic the gateway owns and publishes it; after a reconnect it is published
+   *  again. Resolves on the acknowledgement, or at once when not connected (it goes out on connect). */
+  retain(topic: string, payload: string | Buffer): Promise<void> {
+    this.retained.set(topic, payload);
+    if (!this.connected) return Promise.resolve();
+    return this.publish(topic, payload, { retain: true }).catch((err: unknown) => {
+      this.options.logger.warn({ err, topic }, 'retained topic not acknowledged; it is sent again on reconnect');
+    });
+  }
+
+  private packetOptions(options: PublishOptions): { qos: 1; retain: boolean; properties?: { correlationData: Buffer } } {
+    const packet: { qos: 1; retain: boolean; properties?: { correlationData: Buffer } } = {
+      qos: 1,
+      retain: options.retain === true,
+    };
+    if (options.correlationData && this.version === 5) packet.properties = { correlationData: options.correlationData };
+    return packet;
+  }
+
+  /** Ends the connection cleanly after the in-flight messages went out (no last will). */
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    await client.endAsync(false);
+  }
+}
+
+/** MQTT topic-filter matching (`+` one level, `#` the rest). */
+export function matcher(filter: string): (topic: string) => boolean {
+  const parts = filter.split('/');
+  return (topic) => {
+    const levels = topic.split('/');
+    for (let i = 0; i < parts.length; i++) {
+      const part = parts[i];
+      if (part === '#') return true;
+      if (i >= levels.length) return false;
+      if (part !== '+' && part !== levels[i]) return false;
+    }
+    return levels.length === parts.length;
+  };
+}
