@@ -47,11 +47,12 @@ export class EmbeddedBroker {
     let ws: string | undefined;
     if (wsEnabled) {
       this.http = createHttpServer();
-      this.wss = new WebSocketServer({ server: this.http, perMessageDeflate: false });
-      this.wss.on('connection', (socket, request) => aedes.handle(createWebSocketStream(socket), request));
       const boundWs = await listen(this.http, host, wsPort, () =>
         new PortInUseError('the embedded broker (MQTT over WebSocket)', wsPort, 'GATE2MQTT_BROKER_WS_PORT'),
       );
+      // Attached after listen: before, ws would re-emit a listen error as its own, unhandled.
+      this.wss = new WebSocketServer({ server: this.http, perMessageDeflate: false });
+      this.wss.on('connection', (socket, request) => aedes.handle(createWebSocketStream(socket), request));
       ws = `ws://${host}:${boundWs}`;
     }
     logger.info({ mqtt: `${host}:${mqttPort}`, ws }, 'embedded MQTT broker listening');

@@ -46,6 +46,7 @@ export class Devices implements DeviceRegistry {
     this.core = core;
     this.answers = answers;
     this.logger = logger;
+    core.metrics.devicesConnected.set({ adapter }, 0);
   }
 
   get size(): number {

@@ -34,6 +34,7 @@ export class MqttLink extends EventEmitter {
   private client: MqttClient | undefined;
   private version: 4 | 5;
   private readonly retained = new Map<string, string | Buffer>();
+  private readonly inflight = new Set<(why: string) => void>();
   private readonly subscriptions = new Map<string, { match: (topic: string) => boolean; handler: MessageHandler }>();
 
   constructor(options: LinkOptions) {
@@ -74,7 +75,10 @@ export class MqttLink extends EventEmitter {
         resolve();
       });
       client.on('connect', () => this.onConnect());
-      client.on('close', () => this.emit('disconnect'));
+      client.on('close', () => {
+        this.failInflight();
+        this.emit('disconnect');
+      });
       client.on('offline', () => this.options.logger.warn('MQTT broker unreachable; reconnecting'));
       client.on('message', (topic, payload, packet) => this.dispatch(topic, payload, packet));
     });
@@ -135,22 +139,36 @@ export class MqttLink extends EventEmitter {
   }
 
   /** Resolves when the broker acknowledged the QoS 1 publish. Fails at once when the gateway is
-   *  not connected, and after `publishTimeoutMs` without an acknowledgement. */
+   *  not connected, when the connection drops before the acknowledgement, and after
+   *  `publishTimeoutMs`. A message given up on is taken out of the client's store, so that it is
+   *  not sent after the device already heard the failure and retried (which would publish it twice). */
   publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     const client = this.client;
     if (!client?.connected) return Promise.reject(new HandoverError('not connected to the MQTT broker'));
     return new Promise((resolve, reject) => {
       const timeoutMs = this.options.config.publishTimeoutMs;
-      const timer = setTimeout(
-        () => reject(new HandoverError(`the broker did not acknowledge within ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-      client.publish(topic, payload, this.packetOptions(options), (err) => {
+      const settle = (err?: Error): void => {
         clearTimeout(timer);
-        if (err) reject(new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }));
+        this.inflight.delete(giveUp);
+        if (err) reject(err);
         else resolve();
-      });
+      };
+      const done = (err?: Error): void => {
+        settle(err ? new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }) : undefined);
+      };
+      client.publish(topic, payload, this.packetOptions(options), done);
+      const messageId = client.getLastMessageId();
+      const giveUp = (why: string): void => {
+        if (client.outgoing[messageId]?.cb === done) client.removeOutgoingMessage(messageId);
+        settle(new HandoverError(why));
+      };
+      const timer = setTimeout(() => giveUp(`the broker did not acknowledge within ${timeoutMs} ms`), timeoutMs);
+      this.inflight.add(giveUp);
     });
+  }
+
+  private failInflight(): void {
+    for (const giveUp of [...this.inflight]) giveUp('the connection to the MQTT broker was lost');
   }
 
   /** Publishes now if connected, else when connected again; never fails (command replies). */
@@ -181,7 +199,10 @@ export class MqttLink extends EventEmitter {
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;
+    // A graceful end waits for in-flight messages, which a dead broker never acknowledges.
+    const forced = setTimeout(() => client.end(true), 1000);
     await client.endAsync(false);
+    clearTimeout(forced);
   }
 }
 

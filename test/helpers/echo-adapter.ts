@@ -4,7 +4,7 @@
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
 import type { Adapter, AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle } from '../../src/adapter.js';
-import { OfflineError } from '../../src/errors.js';
+import { OfflineError, type ProtocolError } from '../../src/errors.js';
 import { isObject } from '../../src/json.js';
 
 export interface EchoConfig {
@@ -47,7 +47,13 @@ export class EchoAdapter implements Adapter {
       if (!isObject(message)) return;
       if (typeof message.hello === 'string') {
         const deviceId = message.hello;
-        handle = this.context.devices.connect({ deviceId, remote, info: { kind: 'echo' } }, { close: () => socket.destroy() });
+        try {
+          handle = this.context.devices.connect({ deviceId, remote, info: { kind: 'echo' } }, { close: () => socket.destroy() });
+        } catch (err) {
+          this.context.events.protocolError((err as ProtocolError).reason, { remote });
+          send({ refused: deviceId });
+          return;
+        }
         this.sockets.set(deviceId, socket);
         send({ welcome: deviceId });
       } else if (typeof message.event === 'string' && handle) {

@@ -182,3 +182,11 @@ export function exited(child: ChildProcess, ms = DEADLINE_MS): Promise<{ code: n
     ms,
   );
 }
+
+/** Waits until `condition` holds, checking as the event loop turns, within the deadline. */
+export async function until(condition: () => boolean, what: string, ms = DEADLINE_MS): Promise<void> {
+  const check = async (): Promise<void> => {
+    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+  };
+  await within(check(), what, ms);
+}
