@@ -9,6 +9,7 @@ import { isObject } from '../../src/json.js';
 
 export interface EchoConfig {
   enabled: boolean;
+  answers?: Record<string, { mode: 'local' | 'mqtt'; timeoutMs: number }>;
 }
 
 export class EchoAdapter implements Adapter {
@@ -48,7 +49,8 @@ export class EchoAdapter implements Adapter {
       if (typeof message.hello === 'string') {
         const deviceId = message.hello;
         try {
-          handle = this.context.devices.connect({ deviceId, remote, info: { kind: 'echo' } }, { close: () => socket.destroy() });
+          const livenessMs = typeof message.livenessMs === 'number' ? message.livenessMs : 0;
+          handle = this.context.devices.connect({ deviceId, remote, info: { kind: 'echo' } }, { close: () => socket.destroy() }, { livenessMs });
         } catch (err) {
           this.context.events.protocolError((err as ProtocolError).reason, { remote });
           send({ refused: deviceId });
@@ -56,11 +58,22 @@ export class EchoAdapter implements Adapter {
         }
         this.sockets.set(deviceId, socket);
         send({ welcome: deviceId });
+      } else if (message.beat === true && handle) {
+        handle.touch();
       } else if (typeof message.event === 'string' && handle) {
         const name = message.event;
-        handle.uplink(name, isObject(message.data) ? message.data : {}, { media: ['img'] }).then(
+        const device = handle;
+        const publish = (): Promise<void> => device.uplink(name, isObject(message.data) ? message.data : {}, { media: ['img'] });
+        const run = typeof message.key === 'string' ? device.dedupe(message.key, publish) : publish();
+        run.then(
           () => send({ ack: name, ok: true }),
           () => send({ ack: name, ok: false }),
+        );
+      } else if (typeof message.ask === 'string' && handle) {
+        const name = message.ask;
+        handle.request(name, isObject(message.data) ? message.data : {}, { default: true }).then(
+          (answer) => send({ told: name, ...answer }),
+          () => send({ told: name, failed: true }),
         );
       } else if (typeof message.answer === 'string') {
         this.waiting.get(message.answer)?.({
@@ -142,11 +155,11 @@ import { join } from 'node:path';
 import type { AdapterDefinition } from '../../src/gateway.js';
 import { ROOT } from '../../src/paths.js';
 
-export function echoAdapter(): AdapterDefinition {
+export function echoAdapter(answers: EchoConfig['answers'] = {}): AdapterDefinition {
   return {
     id: 'echo',
     factory: ((context: AdapterContext<EchoConfig>) => new EchoAdapter(context)) as AdapterDefinition['factory'],
-    config: { enabled: true },
+    config: { enabled: true, answers },
     mappingsDir: join(ROOT, 'test/fixtures/mappings/echo'),
   };
 }

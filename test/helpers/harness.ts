@@ -119,7 +119,10 @@ export class Inbox {
     const waiting = new Promise<{ payload: Buffer; packet: IPublishPacket }>((resolve) => {
       wake = () => {
         const hit = find();
-        if (hit) resolve(hit);
+        if (!hit) return;
+        // Leave at once: a waiter that stayed would take (and lose) the next message too.
+        this.waiters.delete(wake);
+        resolve(hit);
       };
       this.waiters.add(wake);
     });

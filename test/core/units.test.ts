@@ -1,0 +1,66 @@
+// Table tests of the small pure pieces every input path relies on.
+import t from 'tap';
+import { parseJson, parseJsonObject } from '../../src/json.js';
+import type { ProtocolError } from '../../src/errors.js';
+import { Topics, isValidTopicLevel } from '../../src/topics.js';
+import { matcher } from '../../src/mqtt.js';
+import { extractMedia } from '../../src/media.js';
+
+function reasonOf(fn: () => unknown): string | null {
+  try {
+    fn();
+    return null;
+  } catch (err) {
+    return (err as ProtocolError).reason;
+  }
+}
+
+t.test('parseJson refuses what it must, with a reason', async (t) => {
+  const cases: Array<[string, string | null]> = [
+    ['{"a":1}', null],
+    ['[1,2]', null],
+    ['{"a":', 'bad_json'],
+    ['{"__proto__":{"x":1}}', 'unsafe_key'],
+    ['{"a":{"constructor":{"prototype":{}}}}', 'unsafe_key'],
+    ['x'.repeat(101), 'oversize'],
+  ];
+  for (const [input, reason] of cases) t.equal(reasonOf(() => parseJson(input, 100)), reason, input);
+  t.equal(reasonOf(() => parseJsonObject('[1]', 100)), 'bad_json');
+});
+
+t.test('device identities must be one topic level', async (t) => {
+  for (const ok of ['0c16d06a45914b758ca226ef325422a3', 'G-001', '门禁1']) t.ok(isValidTopicLevel(ok), ok);
+  for (const bad of ['', 'a/b', 'a+', '#', 'a\u0000b', 5, null]) t.notOk(isValidTopicLevel(bad), String(bad));
+});
+
+t.test('topics parse back into their parts', async (t) => {
+  const topics = new Topics('site/g2m');
+  t.same(topics.parse('site/g2m/qyzn/dev1/command/open_door', 'command', false), { adapter: 'qyzn', deviceId: 'dev1', name: 'open_door' });
+  t.same(topics.parse('site/g2m/gantry/G1/request/queryAndGetCardInfo/reply', 'request', true), {
+    adapter: 'gantry', deviceId: 'G1', name: 'queryAndGetCardInfo',
+  });
+  t.equal(topics.parse('site/g2m/qyzn/dev1/command/open_door/reply', 'command', false), undefined);
+  t.equal(topics.parse('other/qyzn/dev1/command/x', 'command', false), undefined);
+});
+
+t.test('topic filters match as MQTT does', async (t) => {
+  const cases: Array<[string, string, boolean]> = [
+    ['a/+/c', 'a/b/c', true],
+    ['a/+/c', 'a/b/c/d', false],
+    ['a/#', 'a/b/c', true],
+    ['a/#', 'a', true],
+    ['a/b', 'a/b', true],
+    ['a/+', 'a', false],
+  ];
+  for (const [filter, topic, expected] of cases) t.equal(matcher(filter)(topic), expected, `${filter} ~ ${topic}`);
+});
+
+t.test('media: bytes out, data untouched in inline mode, a reference in reference mode', async (t) => {
+  const data = { snap: { pic: `data:image/jpeg;base64,${Buffer.from('xyz').toString('base64')}` }, other: 1 };
+  const inline = extractMedia(data, ['snap.pic', 'missing.path'], 'inline', (f) => `m/${f}`);
+  t.equal(inline.data, data);
+  t.same(inline.media, [{ field: 'pic', bytes: Buffer.from('xyz') }]);
+  const ref = extractMedia(data, ['snap.pic'], 'reference', (f) => `m/${f}`);
+  t.match(ref.data, { snap: { pic: { media: 'm/pic', bytes: 3, sha256: /^[0-9a-f]{64}$/ } }, other: 1 });
+  t.match(data.snap.pic, /^data:image/, 'the caller’s object is not changed');
+});
