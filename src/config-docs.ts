@@ -1,7 +1,7 @@
 // Writes docs/configuration.md from the convict schema, so the reference cannot drift from the
 // code (a test compares the two). Run: npm run docs:config
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { schema } from './config.js';
 import { ROOT } from './paths.js';
@@ -64,6 +64,7 @@ export function configReference(): string {
 export const CONFIG_DOC = join(ROOT, 'docs', 'configuration.md');
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  mkdirSync(dirname(CONFIG_DOC), { recursive: true });
   writeFileSync(CONFIG_DOC, configReference());
   process.stdout.write(`wrote ${CONFIG_DOC}\n`);
 }
