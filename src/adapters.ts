@@ -1,8 +1,8 @@
 // The built-in adapters, each with its configuration section.
 import type { GatewayConfig } from './config.js';
 import type { AdapterDefinition } from './gateway.js';
+import { createQyznAdapter } from '../adapters/qyzn/adapter.js';
 
 export function builtinAdapters(config: Readonly<GatewayConfig>): AdapterDefinition[] {
-  void config;
-  return [];
+  return [{ id: 'qyzn', factory: createQyznAdapter as AdapterDefinition['factory'], config: config.qyzn }];
 }

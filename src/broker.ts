@@ -1,10 +1,11 @@
 // The embedded broker: aedes 2 (MQTT 3.1.1 and 5) over TCP and over WebSocket.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
 import { PortInUseError } from './errors.js';
+import { listen } from './listen.js';
 
 export interface BrokerOptions {
   host: string;
@@ -70,23 +71,6 @@ export class EmbeddedBroker {
     for (const client of this.wss?.clients ?? []) client.terminate();
     await Promise.all([closeServer(this.tcp), closeServer(this.http)]);
   }
-}
-
-/** Listens and resolves with the bound port; a taken port becomes the caller's PortInUseError. */
-export function listen(
-  server: Server | HttpServer,
-  host: string,
-  port: number,
-  inUse: () => Error,
-): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException): void => reject(err.code === 'EADDRINUSE' ? inUse() : err);
-    server.once('error', onError);
-    server.listen(port, host, () => {
-      server.off('error', onError);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
 }
 
 function closeServer(server: Server | HttpServer | undefined): Promise<void> {

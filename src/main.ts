@@ -47,9 +47,6 @@ async function main(argv: string[]): Promise<void> {
 
   const gateway = new Gateway(config);
   const { logger } = gateway;
-  if (config.qyzn.enabled && !config.qyzn.secret) {
-    logger.warn('GATE2MQTT_QYZN_SECRET is not set: device passwords change at every start');
-  }
   if (config.gantry.enabled && config.gantry.auth === '123456') {
     logger.warn('GATE2MQTT_GANTRY_AUTH is the default 123456: set your own binfile-auth code');
   }

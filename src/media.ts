@@ -11,8 +11,9 @@ export interface MediaOut {
 
 const DATA_URL = /^data:[^;,]*;base64,/;
 
-/** Finds the base64 at each dotted path of `data`. Returns the data to publish (a copy where it
- *  differs: the caller's object is never changed) and the media to publish beside it. */
+/** Finds the base64 at each dotted path of `data` (`faces[].image`: every element of an array).
+ *  Returns the data to publish (a copy where it differs: the caller's object is never changed)
+ *  and the media to publish beside it, on `media/{last segment}`. */
 export function extractMedia(
   data: JsonObject,
   paths: readonly string[],
@@ -23,31 +24,33 @@ export function extractMedia(
   let out = data;
   for (const path of paths) {
     const keys = path.split('.');
-    const value = get(data, keys);
-    if (typeof value !== 'string' || value === '') continue;
-    const field = keys[keys.length - 1] as string;
-    const bytes = Buffer.from(value.replace(DATA_URL, ''), 'base64');
-    if (bytes.length === 0) continue;
-    media.push({ field, bytes });
-    if (mode === 'reference') {
-      const sha256 = createHash('sha256').update(bytes).digest('hex');
-      out = set(out, keys, { media: topicFor(field), bytes: bytes.length, sha256 });
-    }
+    const field = (keys[keys.length - 1] as string).replace(/\[\]$/, '');
+    out = walk(out, keys, (value) => {
+      const bytes = Buffer.from(value.replace(DATA_URL, ''), 'base64');
+      if (bytes.length === 0) return value;
+      media.push({ field, bytes });
+      if (mode === 'inline') return value;
+      return { media: topicFor(field), bytes: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') };
+    }) as JsonObject;
   }
   return { data: out, media };
 }
 
-function get(data: JsonObject, keys: string[]): unknown {
-  let node: unknown = data;
-  for (const key of keys) {
-    if (!isObject(node) || !Object.hasOwn(node, key)) return undefined;
-    node = node[key];
-  }
-  return node;
-}
-
-function set(data: JsonObject, keys: string[], value: unknown): JsonObject {
+/** Copy-on-write walk: returns `node` itself where nothing changed. */
+function walk(node: unknown, keys: readonly string[], onValue: (value: string) => unknown): unknown {
+  if (keys.length === 0) return typeof node === 'string' && node !== '' ? onValue(node) : node;
   const [key, ...rest] = keys as [string, ...string[]];
-  const inner = data[key];
-  return { ...data, [key]: rest.length === 0 || !isObject(inner) ? value : set(inner, rest, value) };
+  const each = key.endsWith('[]');
+  const name = each ? key.slice(0, -2) : key;
+  if (!isObject(node) || !Object.hasOwn(node, name)) return node;
+  const inner = node[name];
+  let next: unknown;
+  if (each) {
+    if (!Array.isArray(inner)) return node;
+    const mapped = inner.map((element: unknown) => walk(element, rest, onValue));
+    next = mapped.every((element, i) => element === inner[i]) ? inner : mapped;
+  } else {
+    next = walk(inner, rest, onValue);
+  }
+  return next === inner ? node : { ...node, [name]: next };
 }

@@ -63,4 +63,9 @@ t.test('media: bytes out, data untouched in inline mode, a reference in referenc
   const ref = extractMedia(data, ['snap.pic'], 'reference', (f) => `m/${f}`);
   t.match(ref.data, { snap: { pic: { media: 'm/pic', bytes: 3, sha256: /^[0-9a-f]{64}$/ } }, other: 1 });
   t.match(data.snap.pic, /^data:image/, 'the caller’s object is not changed');
+  const faces = { faces: [{ image: 'YQ==' }, { id: 2 }, { image: 'Yg==' }] };
+  const many = extractMedia(faces, ['faces[].image'], 'reference', (f) => `m/${f}`);
+  t.same(many.media.map((m) => [m.field, m.bytes.toString()]), [['image', 'a'], ['image', 'b']]);
+  t.match(many.data, { faces: [{ image: { media: 'm/image', bytes: 1 } }, { id: 2 }, { image: { media: 'm/image' } }] });
+  t.same(faces.faces[0], { image: 'YQ==' });
 });

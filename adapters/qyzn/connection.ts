@@ -1,0 +1,405 @@
+// One device's TCP connection: framing, the session (register, login, heartbeats, logout), the
+// dispatch of device messages to their handlers, and the commands waiting for their RESPONSE.
+import { randomInt } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle, DeviceSession, DisconnectReason, JsonObject } from '../../src/adapter.js';
+import { CommandError, HandoverError, OfflineError, ProtocolError } from '../../src/errors.js';
+import { isValidTopicLevel } from '../../src/topics.js';
+import { commandAnswer } from './answers.js';
+import { checkLogin, checkRegister, type AuthOptions, type Registration } from './auth.js';
+import { decodeMessage, decodeResponse, type MessageBody } from './body.js';
+import type { QyznConfig } from './config.js';
+import { MAX_RESENDS, MISSED_HEARTBEATS, MsgType, Result, isMessageName, resultDesc } from './constants.js';
+import { encodeHeartbeat, encodeMessage, encodeResponse } from './encoder.js';
+import { handlerFor, notificationHandler, type Handler, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
+import { FrameParser, type Frame } from './parser.js';
+import type { Versions } from './tables.js';
+
+/** Device messages handled at once per connection; past it the socket is not read (backpressure). */
+const MAX_IN_FLIGHT = 32;
+/** How long a closing connection may flush its last answer (logout) before it is cut. */
+const CLOSE_GRACE_MS = 2000;
+/** Failed checks that are about credentials (auth_failed), not about malformed input. */
+const AUTH_REASONS: ReadonlySet<string> = new Set(['bad_sign', 'not_allowed', 'clock_skew']);
+
+export interface ConnectionEnv extends HandlerEnv {
+  readonly context: AdapterContext<QyznConfig>;
+  readonly auth: AuthOptions;
+  readonly versions: Versions;
+  /** What an earlier register told about a serial (mac, type), for `info` after a bare login. */
+  recall(serial: string): Registration | undefined;
+  remember(registration: Registration): void;
+  online(connection: QyznConnection): void;
+  closed(connection: QyznConnection): void;
+}
+
+interface Pending {
+  name: string;
+  frame: Buffer;
+  resends: number;
+  timer: NodeJS.Timeout | undefined;
+  resolve(answer: CommandAnswer): void;
+  reject(err: Error): void;
+  release(): void;
+}
+
+type Phase = 'connected' | 'online' | 'closed';
+
+export class QyznConnection implements DeviceSession, SessionPort {
+  readonly remote: string;
+  readonly env: ConnectionEnv;
+  private readonly socket: Socket;
+  private readonly parser: FrameParser;
+  private logger: Logger;
+  private phase: Phase = 'connected';
+  private closing = false;
+  private closeReason: DisconnectReason | undefined;
+  private handle: DeviceHandle | undefined;
+  private registration: Registration | undefined;
+  private deviceVersion: number | undefined;
+  private loginTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private writeBlocked = false;
+  private seq = randomInt(0, 0x1_0000_0000);
+  private readonly pending = new Map<number, Pending>();
+
+  constructor(socket: Socket, env: ConnectionEnv) {
+    this.socket = socket;
+    this.env = env;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
+    this.logger = env.context.logger.child({ remote: this.remote });
+    this.parser = new FrameParser({ maxBodyBytes: env.context.config.maxFrameBytesBeforeLogin });
+  }
+
+  get device(): DeviceHandle | undefined {
+    return this.handle;
+  }
+
+  get deviceId(): string | undefined {
+    return this.handle?.deviceId;
+  }
+
+  start(): void {
+    this.socket.setNoDelay(true);
+    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
+    this.socket.on('close', () => this.finish());
+    this.loginTimer = setTimeout(() => this.loginExpired(), this.env.context.config.loginTimeoutMs);
+    this.loginTimer.unref();
+  }
+
+  /** DeviceSession: the core (liveness, replacement, shutdown) or the adapter ends this connection. */
+  close(reason: DisconnectReason): void {
+    if (this.closing) return;
+    this.closing = true;
+    this.closeReason = reason;
+    this.handle?.disconnect(reason);
+    if (reason === 'logout') {
+      // The logout answer is still in the socket's buffer: flush it, then cut.
+      this.socket.end();
+      setTimeout(() => this.socket.destroy(), CLOSE_GRACE_MS).unref();
+    } else {
+      this.socket.destroy();
+    }
+  }
+
+  // --- bytes in -------------------------------------------------------------------------------
+
+  private onData(chunk: Buffer): void {
+    for (const frame of this.parser.frames(chunk)) {
+      if (this.closing) return;
+      this.track(this.dispatch(frame));
+    }
+    if (this.parser.error) this.broken(this.parser.error);
+  }
+
+  private dispatch(frame: Frame): Promise<void> | undefined {
+    this.deviceVersion = frame.version;
+    this.handle?.touch();
+    switch (frame.msgType) {
+      case MsgType.HEARTBEAT:
+        this.env.context.metrics.messageIn('heartbeat');
+        this.send(encodeHeartbeat(frame.version, frame.seq));
+        return undefined;
+      case MsgType.RESPONSE:
+        this.onResponse(frame);
+        return undefined;
+      default:
+        return this.onMessage(frame);
+    }
+  }
+
+  private onMessage(frame: Frame): Promise<void> | undefined {
+    const expectsReply = frame.msgType === MsgType.REQUEST;
+    let body: MessageBody;
+    try {
+      body = decodeMessage(frame.body);
+    } catch (err) {
+      // The framing is intact, so the stream stays usable: answer 104 and go on.
+      this.report(err);
+      if (expectsReply) this.reply(frame, '', { result: Result.INVALID_PARAMETER });
+      return undefined;
+    }
+    const { message } = body;
+    this.env.context.metrics.messageIn(isMessageName(message) ? message : 'unknown');
+    const handler = this.handlerOf(message, frame, expectsReply);
+    if (!handler) return undefined;
+    if (this.phase !== 'online' && !handler.beforeLogin) {
+      this.reportReason('not_logged_in', `${message} before login`);
+      if (expectsReply) this.reply(frame, message, { result: Result.UNREGISTERED });
+      return undefined;
+    }
+    return this.run(handler, { message, data: body.data, raw: body.raw, seq: frame.seq, expectsReply }, frame);
+  }
+
+  private handlerOf(message: string, frame: Frame, expectsReply: boolean): Handler | undefined {
+    const known = handlerFor(message);
+    if (known) return known;
+    if (!expectsReply) {
+      const handler = notificationHandler(message);
+      if (!handler) this.reportReason('bad_message', `notification name ${JSON.stringify(message.slice(0, 64))} cannot be a topic level`);
+      return handler;
+    }
+    this.reportReason('unknown_message', `request ${JSON.stringify(message.slice(0, 64))} is not in the protocol`);
+    this.reply(frame, message, { result: Result.UNKNOWN_COMMAND });
+    return undefined;
+  }
+
+  private async run(handler: Handler, input: Inbound, frame: Frame): Promise<void> {
+    let reply: Reply;
+    try {
+      const work = (): Promise<Reply> => Promise.resolve(handler.handle(input, this));
+      const device = this.handle;
+      reply = handler.dedupe && input.expectsReply && device ? await device.dedupe(`${input.message}:${input.seq}`, work) : await work();
+    } catch (err) {
+      reply = this.failure(err, input.message);
+    }
+    if (input.expectsReply) this.reply(frame, input.message, reply);
+    if (reply.thenClose) this.close(reply.thenClose);
+  }
+
+  private failure(err: unknown, message: string): Reply {
+    if (err instanceof HandoverError) return { result: Result.FAILED };
+    this.logger.error({ err, message }, 'device message handler failed');
+    return { result: Result.FAILED };
+  }
+
+  private reply(frame: Frame, message: string, reply: Reply): void {
+    const version = this.env.versions.forMessage(message, frame.version);
+    const { result, desc = resultDesc(result, message), data = {}, extra } = reply;
+    this.send(encodeResponse({ version, seq: frame.seq }, extra ? { result, desc, data, extra } : { result, desc, data }));
+    this.env.context.metrics.messageOut(isMessageName(message) ? message : 'unknown');
+  }
+
+  // --- session (SessionPort) ------------------------------------------------------------------
+
+  register(data: JsonObject): Reply {
+    const outcome = checkRegister(data, this.env.auth);
+    if (!outcome.ok) return this.refused(outcome, data.serial);
+    this.registration = outcome;
+    this.env.remember(outcome);
+    this.logger.info({ serial: outcome.serial, mac: outcome.mac, type: outcome.type }, 'device registered');
+    return { result: Result.SUCCESS, data: { uuid: outcome.uuid, passwd: outcome.passwd } };
+  }
+
+  login(data: JsonObject): Reply {
+    const outcome = checkLogin(data, this.env.auth, this.known(data.uuid));
+    if (!outcome.ok) return this.refused(outcome, data.uuid);
+    const info = this.info(outcome.deviceId, outcome.version);
+    if (this.handle) {
+      if (this.handle.deviceId !== outcome.deviceId) {
+        this.reportReason('bad_login', `login as ${outcome.deviceId} on the connection of ${this.handle.deviceId}`);
+        return { result: Result.INVALID_PARAMETER };
+      }
+      this.handle.updateInfo(info);
+      return { result: Result.SUCCESS };
+    }
+    const { config } = this.env.context;
+    const livenessMs = MISSED_HEARTBEATS * config.heartbeatS * 1000;
+    this.handle = this.env.context.devices.connect({ deviceId: outcome.deviceId, remote: this.remote, info }, this, { livenessMs });
+    this.phase = 'online';
+    clearTimeout(this.loginTimer);
+    this.parser.maxBodyBytes = config.maxFrameBytes;
+    this.logger = this.handle.logger;
+    this.env.online(this);
+    return { result: Result.SUCCESS };
+  }
+
+  /** What a register told about this uuid: on this connection, or earlier (for mac allow lists and info). */
+  private known(uuid: unknown): Registration | undefined {
+    if (typeof uuid !== 'string') return undefined;
+    return this.registration?.uuid === uuid ? this.registration : this.env.recall(uuid);
+  }
+
+  private info(deviceId: string, version: string | undefined): JsonObject {
+    const known = this.known(deviceId);
+    const info: JsonObject = { serial: deviceId };
+    if (known?.mac) info.mac = known.mac;
+    if (known?.type) info.type = known.type;
+    if (version !== undefined) info.version = version;
+    if (this.deviceVersion !== undefined) info.protocolVersion = this.deviceVersion;
+    return info;
+  }
+
+  private refused(outcome: { result: number; reason: string; message: string }, claimed: unknown): Reply {
+    const where = isValidTopicLevel(claimed) ? { deviceId: claimed, remote: this.remote } : { remote: this.remote };
+    if (AUTH_REASONS.has(outcome.reason)) this.env.context.events.authFailed(outcome.reason, where);
+    else this.env.context.events.protocolError(outcome.reason, where);
+    this.logger.warn({ reason: outcome.reason, claimed: typeof claimed === 'string' ? claimed.slice(0, 64) : undefined }, outcome.message);
+    return { result: outcome.result };
+  }
+
+  private loginExpired(): void {
+    if (this.phase !== 'connected' || this.closing) return;
+    this.env.context.events.authFailed('login_timeout', { remote: this.remote });
+    this.logger.warn('no login in time; connection closed');
+    this.close('timeout');
+  }
+
+  // --- commands -------------------------------------------------------------------------------
+
+  execute(command: DeviceCommand): Promise<CommandAnswer> {
+    if (this.phase !== 'online' || this.closing) return Promise.reject(new OfflineError(command.deviceId));
+    if (command.signal.aborted) return Promise.reject(new CommandError('timeout', `${command.name} timed out before it was sent`));
+    const seq = this.nextSeq();
+    const frame = encodeMessage({ version: this.env.versions.forMessage(command.name, this.deviceVersion), seq }, command.name, command.data);
+    return new Promise<CommandAnswer>((resolve, reject) => {
+      const onAbort = (): void => {
+        // The core has answered `timeout` already; this only drops the pending state.
+        this.settle(seq)?.reject(new CommandError('timeout', `no answer to ${command.name} within ${command.timeoutMs} ms`));
+      };
+      const pending: Pending = {
+        name: command.name,
+        frame,
+        resends: 0,
+        timer: this.resendTimer(seq),
+        resolve,
+        reject,
+        release: () => {
+          clearTimeout(pending.timer);
+          command.signal.removeEventListener('abort', onAbort);
+        },
+      };
+      command.signal.addEventListener('abort', onAbort, { once: true });
+      this.pending.set(seq, pending);
+      this.send(frame);
+      this.env.context.metrics.messageOut(command.name);
+    });
+  }
+
+  /** Starts random (1.2) and increases; a seq still waiting for its answer is skipped. */
+  private nextSeq(): number {
+    do this.seq = (this.seq + 1) >>> 0;
+    while (this.pending.has(this.seq));
+    return this.seq;
+  }
+
+  private resendTimer(seq: number): NodeJS.Timeout | undefined {
+    const after = this.env.context.config.resendAfterMs;
+    if (after <= 0) return undefined;
+    const timer = setTimeout(() => this.resend(seq), after);
+    timer.unref();
+    return timer;
+  }
+
+  /** 3.2: resent with the same seq; after three unanswered resends the device is taken as broken. */
+  private resend(seq: number): void {
+    const pending = this.pending.get(seq);
+    if (!pending || this.closing) return;
+    if (pending.resends >= MAX_RESENDS) {
+      this.settle(seq);
+      pending.reject(new CommandError('timeout', `${pending.name} unanswered after ${MAX_RESENDS} resends; connection closed`));
+      this.logger.warn({ command: pending.name, seq }, 'command unanswered after three resends; closing the connection');
+      this.close('timeout');
+      return;
+    }
+    pending.resends += 1;
+    this.send(pending.frame);
+    pending.timer = this.resendTimer(seq);
+  }
+
+  private settle(seq: number): Pending | undefined {
+    const pending = this.pending.get(seq);
+    if (!pending) return undefined;
+    this.pending.delete(seq);
+    pending.release();
+    return pending;
+  }
+
+  private onResponse(frame: Frame): void {
+    const pending = this.settle(frame.seq);
+    if (!pending) {
+      this.logger.debug({ seq: frame.seq }, 'response to no pending command (late, or answered already)');
+      return;
+    }
+    this.env.context.metrics.messageIn(pending.name);
+    try {
+      pending.resolve(commandAnswer(pending.name, decodeResponse(frame.body), this.env.media));
+    } catch (err) {
+      this.report(err);
+      const message = err instanceof Error ? err.message : String(err);
+      pending.resolve({ ok: false, code: null, message: `unreadable answer to ${pending.name}: ${message}`, data: null });
+    }
+  }
+
+  // --- plumbing -------------------------------------------------------------------------------
+
+  private send(bytes: Buffer): void {
+    if (this.socket.destroyed || !this.socket.writable) return;
+    if (!this.socket.write(bytes) && !this.writeBlocked) {
+      // A device that does not read its answers is not read either, so nothing piles up here.
+      this.writeBlocked = true;
+      this.flow();
+      this.socket.once('drain', () => {
+        this.writeBlocked = false;
+        this.flow();
+      });
+    }
+  }
+
+  private track(work: Promise<void> | undefined): void {
+    if (!work) return;
+    this.inFlight += 1;
+    this.flow();
+    work
+      .catch((err: unknown) => this.logger.error({ err }, 'device message failed'))
+      .finally(() => {
+        this.inFlight -= 1;
+        this.flow();
+      });
+  }
+
+  private flow(): void {
+    if (this.closing) return;
+    if (this.writeBlocked || this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
+    else if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  private broken(error: ProtocolError): void {
+    this.report(error);
+    this.close('protocol_error');
+  }
+
+  private report(err: unknown): void {
+    if (err instanceof ProtocolError) this.reportReason(err.reason, err.message);
+    else this.logger.error({ err }, 'unexpected error on a device message');
+  }
+
+  private reportReason(reason: string, message: string): void {
+    const deviceId = this.deviceId;
+    this.env.context.events.protocolError(reason, deviceId ? { deviceId, remote: this.remote } : { remote: this.remote });
+    this.logger.warn({ reason }, message);
+  }
+
+  private finish(): void {
+    if (this.phase === 'closed') return;
+    this.phase = 'closed';
+    this.closing = true;
+    clearTimeout(this.loginTimer);
+    const deviceId = this.deviceId ?? 'unknown';
+    for (const seq of [...this.pending.keys()]) this.settle(seq)?.reject(new OfflineError(deviceId));
+    this.handle?.disconnect(this.closeReason ?? 'closed');
+    this.env.closed(this);
+  }
+}

@@ -1,0 +1,181 @@
+// Command line of the QYZN terminal simulator:
+//   node --import tsx adapters/qyzn/simulator-cli.ts --host 127.0.0.1 --port 9000 --devices 10 --rate 5
+import { parseArgs } from 'node:util';
+import { QyznSimulator, type Behaviour } from './simulator.js';
+
+const HELP = `QYZN face-terminal simulator: terminals that register, log in, heartbeat and send
+snapshot_face / qrcode_data to a gate2mqtt qyzn listener, and answer its commands.
+
+Usage: node --import tsx adapters/qyzn/simulator-cli.ts [options]
+
+  --host HOST            gateway address (default 127.0.0.1)
+  --port PORT            qyzn listener port (default 9000)
+  --devices N            terminals to run (default 1)
+  --rate R               snapshot_face and qrcode_data per second per terminal, in turn (default 1; 0: none)
+  --serial-prefix P      serials are P0001, P0002... (default SIM)
+  --secret S             log in with the password derived from S (GATE2MQTT_QYZN_SECRET of the gateway);
+                         without it, the passwd the gateway answers at register is used
+  --no-register          log in without registering first (needs --secret)
+  --wrong-password       log in with a wrong password (the gateway answers 100)
+  --wrong-sign           register with a wrong sign (the gateway answers 104)
+  --heartbeat SECONDS    heartbeat period (default 25; 0: none)
+  --header-version V     QYZN header version to speak (default 3)
+  --answer MODE          how commands are answered: ok (default), silent, or a result code such as 109
+  --duration SECONDS     stop after this long (default 0: until Ctrl-C)
+  --logout               send logout before stopping
+  --help                 this text
+`;
+
+interface CliOptions {
+  host: string;
+  port: number;
+  devices: number;
+  rate: number;
+  prefix: string;
+  secret: string | undefined;
+  register: boolean;
+  wrongPassword: boolean;
+  wrongSign: boolean;
+  heartbeatS: number;
+  headerVersion: number;
+  answer: Behaviour;
+  durationS: number;
+  logout: boolean;
+}
+
+function number(name: string, text: string | undefined, fallback: number, min = 0): number {
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number >= ${min}, not ${JSON.stringify(text)}`);
+  return value;
+}
+
+function behaviour(text: string | undefined): Behaviour {
+  if (text === undefined || text === 'ok') return 'answer';
+  if (text === 'silent') return 'silent';
+  const result = Number(text);
+  if (!Number.isInteger(result)) throw new Error(`--answer must be ok, silent or a result code, not ${JSON.stringify(text)}`);
+  return { result };
+}
+
+function parse(argv: string[]): CliOptions | 'help' {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      host: { type: 'string' },
+      port: { type: 'string' },
+      devices: { type: 'string' },
+      rate: { type: 'string' },
+      'serial-prefix': { type: 'string' },
+      secret: { type: 'string' },
+      'no-register': { type: 'boolean' },
+      'wrong-password': { type: 'boolean' },
+      'wrong-sign': { type: 'boolean' },
+      heartbeat: { type: 'string' },
+      'header-version': { type: 'string' },
+      answer: { type: 'string' },
+      duration: { type: 'string' },
+      logout: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) return 'help';
+  const options: CliOptions = {
+    host: values.host ?? '127.0.0.1',
+    port: number('port', values.port, 9000, 1),
+    devices: number('devices', values.devices, 1, 1),
+    rate: number('rate', values.rate, 1),
+    prefix: values['serial-prefix'] ?? 'SIM',
+    secret: values.secret,
+    register: !values['no-register'],
+    wrongPassword: values['wrong-password'] ?? false,
+    wrongSign: values['wrong-sign'] ?? false,
+    heartbeatS: number('heartbeat', values.heartbeat, 25),
+    headerVersion: number('header-version', values['header-version'], 3, 2),
+    answer: behaviour(values.answer),
+    durationS: number('duration', values.duration, 0),
+    logout: values.logout ?? false,
+  };
+  if (!options.register && options.secret === undefined) throw new Error('--no-register needs --secret');
+  return options;
+}
+
+async function bringUp(sim: QyznSimulator, options: CliOptions): Promise<void> {
+  await sim.connect();
+  if (options.register) {
+    const registered = await sim.register();
+    if (registered.result !== 0) throw new Error(`register refused: ${registered.result} ${registered.desc ?? ''}`);
+  }
+  const login = await sim.login();
+  if (login.result !== 0) throw new Error(`login refused: ${login.result} ${login.desc ?? ''}`);
+  sim.answerWith('*', options.answer);
+  await sim.syncTime();
+  sim.startTraffic(options.rate);
+}
+
+function report(sims: QyznSimulator[]): void {
+  const total = { online: 0, sent: 0, answered: 0, failed: 0, commands: 0 };
+  for (const sim of sims) {
+    if (sim.connected) total.online += 1;
+    total.sent += sim.stats.sent;
+    total.answered += sim.stats.answered;
+    total.failed += sim.stats.failed;
+    total.commands += sim.stats.commands;
+  }
+  process.stdout.write(`${new Date().toISOString()} online ${total.online}/${sims.length} sent ${total.sent} answered ${total.answered} failed ${total.failed} commands ${total.commands}\n`);
+}
+
+async function main(): Promise<number> {
+  let options: CliOptions | 'help';
+  try {
+    options = parse(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const opts = options;
+  const sims = Array.from({ length: opts.devices }, (_, i) => {
+    const serial = `${opts.prefix}${String(i + 1).padStart(4, '0')}`;
+    return new QyznSimulator({
+      host: opts.host,
+      port: opts.port,
+      serial,
+      heartbeatMs: opts.heartbeatS * 1000,
+      headerVersion: opts.headerVersion,
+      wrongPassword: opts.wrongPassword,
+      wrongRegisterSign: opts.wrongSign,
+      ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
+    });
+  });
+  for (const sim of sims) sim.on('close', () => process.stdout.write(`${sim.options.serial}: connection closed\n`));
+  const started = await Promise.allSettled(sims.map((sim) => bringUp(sim, opts)));
+  started.forEach((outcome, i) => {
+    if (outcome.status === 'rejected') process.stderr.write(`${sims[i]?.options.serial}: ${String(outcome.reason)}\n`);
+  });
+  const ticker = setInterval(() => report(sims), 5000);
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+    if (opts.durationS > 0) setTimeout(resolve, opts.durationS * 1000).unref();
+  });
+  clearInterval(ticker);
+  for (const sim of sims) sim.stopTraffic();
+  await Promise.all(sims.map((s) => s.drain()));
+  if (opts.logout) await Promise.allSettled(sims.filter((s) => s.connected).map((s) => s.logout()));
+  await Promise.allSettled(sims.map((s) => s.close()));
+  report(sims);
+  return started.every((s) => s.status === 'fulfilled') ? 0 : 1;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

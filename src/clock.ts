@@ -1,0 +1,127 @@
+// Device wall clocks: times without a zone (`yyyy-MM-dd HH:mm:ss[.zzz]`, `yyyyMMddHHmmssSSS`) in the
+// configured device time zone, to and from instants, through Intl: a date library would be a
+// dependency for a few dozen lines. Every adapter formats device times here.
+
+const DEVICE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/;
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatter(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat('en-US', {
+      timeZone,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(timeZone, f);
+  }
+  return f;
+}
+
+export interface Wall {
+  year: number;
+  month: number;
+  day: number;
+  hour: number;
+  minute: number;
+  second: number;
+}
+
+export function wallAt(utcMs: number, timeZone: string): Wall {
+  const wall: Wall = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
+  for (const part of formatter(timeZone).formatToParts(new Date(utcMs))) {
+    if (part.type in wall) wall[part.type as keyof Wall] = Number(part.value);
+  }
+  return wall;
+}
+
+function wallAsUtc(w: Wall): number {
+  return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
+}
+
+/** Offset of `timeZone` from UTC at the instant `utcMs`, in milliseconds. */
+function offsetAt(utcMs: number, timeZone: string): number {
+  const whole = Math.floor(utcMs / 1000) * 1000;
+  return wallAsUtc(wallAt(whole, timeZone)) - whole;
+}
+
+function pad(n: number, width = 2): string {
+  return String(Math.abs(n)).padStart(width, '0');
+}
+
+function formatOffset(offsetMs: number): string {
+  const minutes = Math.round(offsetMs / 60000);
+  const sign = minutes < 0 ? '-' : '+';
+  return `${sign}${pad(Math.trunc(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
+}
+
+/** `2019-08-28 14:11:01.321` in `timeZone` → `2019-08-28T14:11:01.321+08:00`; undefined when it is
+ *  not a device time or names a day that does not exist. */
+export function deviceTimeToIso(text: string, timeZone: string): string | undefined {
+  const m = DEVICE_TIME.exec(text.trim());
+  if (!m) return undefined;
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'));
+  const wallMs = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  const check = new Date(wallMs);
+  if (
+    check.getUTCFullYear() !== year ||
+    check.getUTCMonth() !== month - 1 ||
+    check.getUTCDate() !== day ||
+    check.getUTCHours() !== hour ||
+    check.getUTCMinutes() !== minute ||
+    check.getUTCSeconds() !== second
+  ) {
+    return undefined;
+  }
+  // Two passes settle the offset near a DST change; zones without DST need only the first.
+  let offset = offsetAt(wallMs, timeZone);
+  const second2 = offsetAt(wallMs - offset, timeZone);
+  if (second2 !== offset) offset = second2;
+  return `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(hour)}:${pad(minute)}:${pad(second)}.${pad(ms, 3)}${formatOffset(offset)}`;
+}
+
+/** An instant (ISO 8601 with a zone, or epoch ms) as the device writes it: `yyyy-MM-dd HH:mm:ss.zzz`. */
+export function toDeviceTime(instant: string | number, timeZone: string): string | undefined {
+  const utcMs = typeof instant === 'number' ? instant : ISO_WITH_ZONE.test(instant) ? Date.parse(instant) : NaN;
+  if (!Number.isFinite(utcMs)) return undefined;
+  const w = wallAt(utcMs, timeZone);
+  const ms = ((utcMs % 1000) + 1000) % 1000;
+  return `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}.${pad(ms, 3)}`;
+}
+
+export function isDeviceTime(text: string): boolean {
+  return DEVICE_TIME.test(text.trim());
+}
+
+export function isIsoInstant(text: string): boolean {
+  return ISO_WITH_ZONE.test(text);
+}
+
+export type WallPattern = 'yyyy-MM-dd HH:mm:ss' | 'yyyy-MM-dd HH:mm:ss.SSS' | 'yyyyMMddHHmmss' | 'yyyyMMddHHmmssSSS';
+
+/** The wall clock of `timeZone` at an instant, written the way a device writes it. */
+export function formatWall(instant: Date | number, timeZone: string, pattern: WallPattern): string {
+  const utcMs = typeof instant === 'number' ? instant : instant.getTime();
+  const w = wallAt(utcMs, timeZone);
+  const ms = pad(((utcMs % 1000) + 1000) % 1000, 3);
+  const date = [pad(w.year, 4), pad(w.month), pad(w.day)];
+  const time = [pad(w.hour), pad(w.minute), pad(w.second)];
+  switch (pattern) {
+    case 'yyyy-MM-dd HH:mm:ss':
+      return `${date.join('-')} ${time.join(':')}`;
+    case 'yyyy-MM-dd HH:mm:ss.SSS':
+      return `${date.join('-')} ${time.join(':')}.${ms}`;
+    case 'yyyyMMddHHmmss':
+      return `${date.join('')}${time.join('')}`;
+    case 'yyyyMMddHHmmssSSS':
+      return `${date.join('')}${time.join('')}${ms}`;
+  }
+}
