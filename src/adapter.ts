@@ -132,6 +132,10 @@ export interface AdapterContext<C = unknown> {
   readonly http: FastifyInstance;
   /** Topic of `media/{field}` for a device, for answers that name where their bytes went. */
   mediaTopic(deviceId: string, field: string): string;
+  /** Follows what the platform publishes (retained, typically) on `{base}/{adapter}/+/{kind}`,
+   *  e.g. the gantry `whitelist`. An empty payload is a cleared retained topic. A handler that
+   *  throws has the message logged as ignored. */
+  watch(kind: string, handler: (deviceId: string, payload: Buffer) => void): void;
 }
 
 export interface Adapter {

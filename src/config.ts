@@ -6,7 +6,7 @@ import { load as loadYaml } from 'js-yaml';
 import { ConfigError } from './errors.js';
 import { MiB } from './config-kit.js';
 import { qyznConfigSchema, type QyznConfig } from '../adapters/qyzn/config.js';
-import { gantryConfigSchema, type GantryConfig } from '../adapters/gantry/config.js';
+import { checkGantryOverrides, gantryConfigSchema, type GantryConfig } from '../adapters/gantry/config.js';
 import { wsdoorConfigSchema, type WsdoorConfig } from '../adapters/wsdoor/config.js';
 import { wscamConfigSchema, type WscamConfig } from '../adapters/wscam/config.js';
 
@@ -278,7 +278,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     if (file) conf.loadFile(file);
     if (options.overrides) conf.load(options.overrides);
     conf.validate({ allowed: 'strict' });
+    // convict holds a map keyed by gantry id only as a plain Object; its entries are checked here.
+    checkGantryOverrides(conf.get('gantry.gantries'));
   } catch (err) {
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(formatConvictError(err, file));
   }
   const config = deepFreeze(conf.getProperties());

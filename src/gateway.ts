@@ -135,6 +135,16 @@ export class Gateway {
         mappings,
         http,
         mediaTopic: (deviceId, field) => this.topics.media(definition.id, deviceId, field),
+        watch: (kind, handler) =>
+          link.subscribe(this.topics.deviceFilter(definition.id, kind), (topic, payload) => {
+            const deviceId = this.topics.deviceOf(topic);
+            if (deviceId === undefined) return;
+            try {
+              handler(deviceId, payload);
+            } catch (err) {
+              adapterLogger.warn({ topic, err: (err as Error).message }, `${kind} ignored`);
+            }
+          }),
       };
       const adapter = definition.factory(context);
       const running: Running = { id: definition.id, adapter, devices, listen: undefined };

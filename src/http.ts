@@ -13,7 +13,8 @@ export interface HttpOptions {
 }
 
 export function createHttpServer(options: HttpOptions): FastifyInstance {
-  const base = { bodyLimit: options.bodyLimitBytes, logger: false, return503OnClosing: true } as const;
+  // forceCloseConnections: a device's idle keep-alive connection must not hold up the 5 s shutdown.
+  const base = { bodyLimit: options.bodyLimitBytes, logger: false, return503OnClosing: true, forceCloseConnections: true } as const;
   const app: FastifyInstance =
     options.cert && options.key
       ? (Fastify({ ...base, https: { cert: readFileSync(options.cert), key: readFileSync(options.key) } }) as unknown as FastifyInstance)

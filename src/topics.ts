@@ -48,6 +48,15 @@ export class Topics {
     return `${this.base}/${adapter}/+/command/+`;
   }
 
+  deviceFilter(adapter: string, kind: string): string {
+    return `${this.base}/${adapter}/+/${kind}`;
+  }
+
+  /** The device of `{base}/{adapter}/{deviceId}/{kind}`. */
+  deviceOf(topic: string): string | undefined {
+    return topic.slice(this.base.length + 1).split('/')[1];
+  }
+
   requestReplyFilter(adapter: string): string {
     return `${this.base}/${adapter}/+/request/+/reply`;
   }

@@ -1,0 +1,392 @@
+// The gantry adapter: ETC gantry cabinets and computers upload over HTTP POST /monitor.do on the
+// gateway's shared HTTP server; commands go back as HTTP POSTs to each gantry's control URL.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  Adapter,
+  AdapterContext,
+  CommandAnswer,
+  DeviceCommand,
+  DeviceHandle,
+  DeviceSession,
+  JsonObject,
+} from '../../src/adapter.js';
+import { CommandError, OfflineError } from '../../src/errors.js';
+import { checkGantryOverrides, type GantryConfig, type GantryOverride } from './config.js';
+import {
+  Code,
+  DEFAULT_VERSION,
+  HEADER_AUTH,
+  HEADER_MD5,
+  UPLOAD_PATH,
+  UPLOAD_PATH_DOUBLE_SLASH,
+  type BusinessCode,
+  type UploadMethod,
+} from './constants.js';
+import {
+  RateLimiter,
+  answerBody,
+  cardAnswer,
+  cardAnswerFromPlatform,
+  checkUpload,
+  currentCardVersion,
+  decodeControlAnswer,
+  encodeControlRequest,
+  md5Hex,
+  parseJson,
+  parseWhitelist,
+  type Upload,
+  type Whitelist,
+} from './protocol.js';
+import { FieldTyper, type Quality, type Typed } from './typing.js';
+
+interface Link {
+  handle: DeviceHandle;
+  session: DeviceSession;
+  /** Source address of its latest upload: the {ip} of its control URL. */
+  ip: string;
+}
+
+interface Accepted {
+  upload: Upload;
+  handle: DeviceHandle;
+}
+
+type UploadHandler = (accepted: Accepted) => Promise<JsonObject | undefined>;
+
+interface GantryState {
+  version: string;
+  updatedAt: string;
+  computers: Record<string, JsonObject>;
+  cabinets: Record<string, JsonObject>;
+  cardVersion?: string;
+}
+
+function isObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** IPv4 clients of a dual-stack socket show up as ::ffff:a.b.c.d; the gantry's URL wants a.b.c.d. */
+function plainIp(address: string | undefined): string {
+  if (!address) return '';
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+function hostForUrl(ip: string): string {
+  return ip.includes(':') ? `[${ip}]` : ip;
+}
+
+/** The quality entries of one entry of a status array, re-rooted at that entry. */
+function qualityUnder(quality: Quality, prefix: string): Quality | undefined {
+  const out: Quality = {};
+  for (const [path, word] of Object.entries(quality)) {
+    if (path.startsWith(`${prefix}.`)) out[path.slice(prefix.length + 1)] = word;
+    else if (path === prefix) out[''] = word;
+  }
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+async function readLimited(res: Response, limit: number): Promise<Buffer | undefined> {
+  const declared = Number(res.headers.get('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > limit) {
+    await res.body?.cancel();
+    return undefined;
+  }
+  if (!res.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > limit) {
+      await reader.cancel();
+      return undefined;
+    }
+    chunks.push(Buffer.from(value));
+  }
+  return Buffer.concat(chunks, total);
+}
+
+export class GantryAdapter implements Adapter {
+  readonly id = 'gantry';
+  private readonly context: AdapterContext<GantryConfig>;
+  private typer: FieldTyper | undefined;
+  private limiter: RateLimiter | undefined;
+  private stopped = false;
+  private readonly links = new Map<string, Link>();
+  /** Last version each gantry uploaded with: sent back with its commands, even after it went offline. */
+  private readonly versions = new Map<string, string>();
+  private readonly states = new Map<string, GantryState>();
+  private readonly whitelists = new Map<string, Whitelist>();
+
+  private readonly handlers: Readonly<Record<UploadMethod, UploadHandler>> = {
+    computerStatusUpdate: (a) => this.statusUpdate(a, 'computerStatus', 'computers'),
+    cabinetStatusUpdate: (a) => this.statusUpdate(a, 'cabinetStatus', 'cabinets'),
+    queryAndGetCardInfo: (a) => this.cardQuery(a),
+  };
+
+  constructor(context: AdapterContext<GantryConfig>) {
+    this.context = context;
+  }
+
+  async start(): Promise<string | undefined> {
+    const { config, logger } = this.context;
+    checkGantryOverrides(config.gantries);
+    this.stopped = false;
+    this.typer = new FieldTyper(this.context.mappings.read<unknown>('fields'), this.context.deviceTimeZone);
+    this.limiter = new RateLimiter(config.maxRequestsPerMinute);
+    const uploads = async (app: FastifyInstance): Promise<void> => {
+      // Encapsulated: the core's routes keep their JSON parser; here MD5 needs the raw bytes.
+      app.removeAllContentTypeParsers();
+      app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      app.setErrorHandler((err: { code?: string; statusCode?: number; message: string }, req, reply) => {
+        const remote = `${plainIp(req.ip)}:${req.socket.remotePort ?? 0}`;
+        const status = err.statusCode ?? 500;
+        if (status >= 500) {
+          logger.error({ err, remote }, 'gantry upload failed');
+          return this.send(reply, Code.SYSTEM_ERROR, undefined, 500);
+        }
+        this.context.events.protocolError(err.code === 'FST_ERR_CTP_BODY_TOO_LARGE' ? 'oversize' : 'bad_request', { remote });
+        return this.send(reply, Code.BAD_PARAMS, undefined, status);
+      });
+      const handler = (req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> => this.onUpload(req, reply);
+      app.post(UPLOAD_PATH, handler);
+      // With ignoreDuplicateSlashes the router already maps //monitor.do here; a second route would clash.
+      if (!app.initialConfig.ignoreDuplicateSlashes) app.post(UPLOAD_PATH_DOUBLE_SLASH, handler);
+    };
+    await this.context.http.register(uploads);
+    this.context.watch('whitelist', (gantryId, payload) => this.holdWhitelist(gantryId, payload));
+    return undefined;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    const links = [...this.links.values()];
+    this.links.clear();
+    for (const link of links) link.handle.disconnect('shutdown');
+  }
+
+  /** Holds (or, with an empty payload, drops) the card whitelist of a gantry, as retained on
+   *  `{base}/gantry/{gantryId}/whitelist`. Throws when the payload is not a whitelist. */
+  holdWhitelist(gantryId: string, payload: unknown): void {
+    const empty = payload === undefined || payload === null || payload === '' || (Buffer.isBuffer(payload) && payload.length === 0);
+    if (empty) {
+      this.whitelists.delete(gantryId);
+      return;
+    }
+    const value = typeof payload === 'string' || Buffer.isBuffer(payload) ? parseJson(payload) : payload;
+    this.whitelists.set(gantryId, parseWhitelist(value));
+  }
+
+  private override(gantryId: string): GantryOverride | undefined {
+    return Object.hasOwn(this.context.config.gantries, gantryId) ? this.context.config.gantries[gantryId] : undefined;
+  }
+
+  private authFor(gantryId: string): string {
+    return this.override(gantryId)?.auth ?? this.context.config.auth;
+  }
+
+  private send(reply: FastifyReply, code: BusinessCode, data?: JsonObject, status = 200): FastifyReply {
+    const body = answerBody(code, data);
+    return reply
+      .code(status)
+      .header('content-type', 'application/json;charset=UTF-8')
+      .header(HEADER_MD5, md5Hex(body))
+      .send(body);
+  }
+
+  private async onUpload(req: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const ip = plainIp(req.ip);
+    const remote = `${ip}:${req.socket.remotePort ?? 0}`;
+    if (this.stopped || !this.typer || !this.limiter) return this.send(reply, Code.SYSTEM_ERROR);
+    const limiter = this.limiter;
+    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const nowMs = Date.now();
+    const result = checkUpload(
+      raw,
+      { md5: firstHeader(req.headers[HEADER_MD5]), auth: firstHeader(req.headers[HEADER_AUTH]) },
+      {
+        typer: this.typer,
+        authFor: (id) => this.authFor(id),
+        allow: (id) => limiter.allow(id, nowMs),
+        maxClockSkewS: this.context.config.maxClockSkewS,
+        nowMs,
+      },
+    );
+    if (!result.ok) {
+      this.context.metrics.messageIn('unknown');
+      const where = result.gantryId === undefined ? { remote } : { deviceId: result.gantryId, remote };
+      if (result.code === Code.NO_RIGHT) this.context.events.authFailed(result.detail, where);
+      // A rate-limited gantry is not broken; reporting each refusal would flood bridge/event.
+      else if (result.code !== Code.TOO_FREQUENT) this.context.events.protocolError(result.reason, where);
+      this.context.logger.debug({ ...where, code: result.code, reason: result.reason }, result.detail);
+      return this.send(reply, result.code);
+    }
+    const { upload } = result;
+    this.context.metrics.messageIn(upload.method);
+    this.versions.set(upload.gantryId, upload.version);
+    const handle = this.online(upload, ip, remote);
+    try {
+      const data = await this.handlers[upload.method]({ upload, handle });
+      return this.send(reply, Code.OK, data);
+    } catch (err) {
+      handle.logger.warn({ err, method: upload.method }, 'gantry upload not handed over; answered 1008');
+      return this.send(reply, Code.SYSTEM_ERROR);
+    }
+  }
+
+  /** Every accepted upload keeps its gantry online; the first one (again) connects it. */
+  private online(upload: Upload, ip: string, remote: string): DeviceHandle {
+    const { gantryId, version } = upload;
+    const link = this.links.get(gantryId);
+    if (link?.handle.connected) {
+      link.handle.touch();
+      if (link.ip !== ip) link.handle.updateInfo({ ip });
+      link.ip = ip;
+      return link.handle;
+    }
+    const intervalS = this.override(gantryId)?.reportIntervalS ?? this.context.config.reportIntervalS;
+    const session: DeviceSession = {
+      close: () => {
+        if (this.links.get(gantryId)?.session === session) this.links.delete(gantryId);
+      },
+    };
+    const handle = this.context.devices.connect(
+      { deviceId: gantryId, remote, info: { version, ip } },
+      session,
+      { livenessMs: intervalS * 3000 },
+    );
+    this.links.set(gantryId, { handle, session, ip });
+    return handle;
+  }
+
+  private typed(upload: Upload): Typed {
+    const typed = (this.typer as FieldTyper).upload(upload.method, upload.body);
+    if (typed.undeclared.length > 0) {
+      this.context.logger.debug({ deviceId: upload.gantryId, fields: typed.undeclared }, 'undeclared gantry fields passed on as sent');
+    }
+    return typed;
+  }
+
+  private async statusUpdate(
+    { upload, handle }: Accepted,
+    field: 'computerStatus' | 'cabinetStatus',
+    section: 'computers' | 'cabinets',
+  ): Promise<undefined> {
+    const typed = this.typed(upload);
+    // Same bytes again (the device missed our answer and retried): answered, not published twice.
+    await handle.dedupe(`${upload.method}:${upload.md5}`, async () => {
+      await handle.uplink(upload.method, typed.data, { raw: upload.raw });
+      const state = this.stateOf(upload);
+      const entries = typed.data[field];
+      const list = Array.isArray(entries) ? entries : [entries];
+      list.forEach((entry, i) => {
+        if (!isObject(entry)) return;
+        const prefix = Array.isArray(entries) ? `${field}[${i}]` : field;
+        const quality = qualityUnder(typed.quality, prefix);
+        const id = typeof entry.id === 'string' && entry.id !== '' ? entry.id : String(i + 1);
+        state[section][id] = { ...entry, ...(quality ? { quality } : {}), updatedAt: state.updatedAt };
+      });
+      await this.publishState(handle, state);
+    });
+    return undefined;
+  }
+
+  private async cardQuery({ upload, handle }: Accepted): Promise<JsonObject> {
+    const typed = this.typed(upload);
+    const curVersion = currentCardVersion(isObject(upload.body.data) ? upload.body.data : {});
+    // Not deduplicated: a query only reads, and a repeated one deserves the whitelist as it is now.
+    const held = this.whitelists.get(upload.gantryId);
+    let answer: JsonObject;
+    if (held) {
+      await handle.uplink(upload.method, typed.data, { raw: upload.raw });
+      answer = cardAnswer(curVersion, held);
+    } else {
+      const fallback = cardAnswer(curVersion, undefined);
+      const reply = await handle.request(upload.method, typed.data, fallback, { raw: upload.raw });
+      try {
+        answer = cardAnswerFromPlatform(reply.data, curVersion);
+      } catch (err) {
+        handle.logger.warn({ err }, 'the platform answer to queryAndGetCardInfo is not a whitelist; answered 0');
+        answer = fallback;
+      }
+    }
+    const state = this.stateOf(upload);
+    state.cardVersion = curVersion;
+    await this.publishState(handle, state);
+    return answer;
+  }
+
+  private stateOf(upload: Upload): GantryState {
+    let state = this.states.get(upload.gantryId);
+    if (!state) {
+      state = { version: upload.version, updatedAt: '', computers: {}, cabinets: {} };
+      this.states.set(upload.gantryId, state);
+    }
+    state.version = upload.version;
+    state.updatedAt = new Date().toISOString();
+    return state;
+  }
+
+  /** The event already went out; a state that fails to go is refreshed by the next upload. */
+  private async publishState(handle: DeviceHandle, state: GantryState): Promise<void> {
+    try {
+      await handle.setState({ ...state });
+    } catch (err) {
+      handle.logger.warn({ err }, 'gantry state not published');
+    }
+  }
+
+  private controlUrl(gantryId: string): string {
+    const template = this.override(gantryId)?.controlUrl ?? this.context.config.controlUrl;
+    const link = this.links.get(gantryId);
+    const ip = link?.handle.connected ? link.ip : undefined;
+    // Only uploads teach the {ip}; a gantry silent for three intervals is offline (DESIGN.md "Commands").
+    if (template.includes('{ip}') && ip === undefined) throw new OfflineError(gantryId);
+    return template.replaceAll('{ip}', ip === undefined ? '' : hostForUrl(ip)).replaceAll('{gantryId}', encodeURIComponent(gantryId));
+  }
+
+  async execute(command: DeviceCommand): Promise<CommandAnswer> {
+    const { deviceId, name, data, signal } = command;
+    const typer = this.typer;
+    if (!typer) throw new CommandError('offline', 'the gantry adapter is not started');
+    const url = this.controlUrl(deviceId);
+    const auth = this.authFor(deviceId);
+    const request = encodeControlRequest({
+      gantryId: deviceId,
+      method: name,
+      data,
+      version: this.versions.get(deviceId) ?? DEFAULT_VERSION,
+      nowMs: Date.now(),
+      auth,
+      timeZone: this.context.deviceTimeZone,
+    });
+    this.context.metrics.messageOut(name);
+    let res: Response;
+    try {
+      res = await fetch(url, { method: 'POST', headers: request.headers, body: new Uint8Array(request.body), signal });
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
+      throw new CommandError('offline', `gantry ${deviceId} cannot be reached at ${url}: ${cause}`);
+    }
+    const body = await readLimited(res, this.context.config.maxAnswerBytes);
+    if (body === undefined) {
+      return { ok: false, code: null, message: `answer larger than gantry.maxAnswerBytes (${this.context.config.maxAnswerBytes})`, data: null };
+    }
+    return decodeControlAnswer(
+      name,
+      { status: res.status, header: (h) => res.headers.get(h) ?? undefined, body },
+      { typer, auth, mediaTopic: this.context.mediaTopic(deviceId, name) },
+    );
+  }
+}
+
+export function createGantryAdapter(context: AdapterContext<GantryConfig>): GantryAdapter {
+  return new GantryAdapter(context);
+}
