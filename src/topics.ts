@@ -1,8 +1,20 @@
 // Every topic of the contract is built here and nowhere else.
 
-/** A device identity must be one topic level: not empty, no `/`, `+`, `#` or NUL. */
+/** Longest device identity taken as a topic level; longer ones are not identities but input. */
+export const MAX_IDENTITY_LENGTH = 256;
+
+/** Why `id` cannot be a device's topic level, or undefined when it can. */
+export function topicLevelProblem(id: string): string | undefined {
+  if (id === '') return 'is empty';
+  if (/[/+#\u0000]/.test(id)) return 'contains "/", "+", "#" or NUL';
+  if (id.length > MAX_IDENTITY_LENGTH) return `is longer than ${MAX_IDENTITY_LENGTH} characters`;
+  if (Buffer.from(id, 'utf8').toString('utf8') !== id) return 'is not valid UTF-8';
+  return undefined;
+}
+
+/** A device identity must be one topic level: not empty, no `/`, `+`, `#` or NUL, not too long. */
 export function isValidTopicLevel(id: unknown): id is string {
-  return typeof id === 'string' && id !== '' && !/[/+#\u0000]/.test(id);
+  return typeof id === 'string' && topicLevelProblem(id) === undefined;
 }
 
 export interface CommandTopic {

@@ -1,15 +1,16 @@
 import type { Schema } from 'convict';
-import { listenerSchema, MiB, type ListenerConfig } from '../../src/config-kit.js';
+import { intRange, wsListenerSchema, type WsListenerConfig } from '../ws-common/config.js';
 
-export interface WsdoorConfig extends ListenerConfig {
-  maxPayloadBytes: number;
+export interface WsdoorConfig extends WsListenerConfig {
+  heartbeatIntervalS: number;
 }
 
 export const wsdoorConfigSchema: Schema<WsdoorConfig> = {
-  ...listenerSchema('wsdoor', 8081, 'GATE2MQTT_WSDOOR_PORT'),
-  maxPayloadBytes: {
-    doc: 'Largest WebSocket message accepted.',
-    format: 'nat',
-    default: 8 * MiB,
+  ...wsListenerSchema('wsdoor', 8081),
+  heartbeatIntervalS: {
+    doc: 'Heartbeat interval (seconds) the gateway answers to a register (`interval`); a terminal silent for three intervals is offline and its connection closed.',
+    format: intRange(1, 3600),
+    default: 20,
+    env: 'GATE2MQTT_WSDOOR_HEARTBEAT_INTERVAL_S',
   },
 };

@@ -1,0 +1,279 @@
+// One device's WebSocket connection: what both JSON adapters share. The adapter's subclass reads
+// messages (`route`) and answers them in its protocol; this class owns the identify deadline, the
+// parse, the bounded inbox, the binding to a DeviceHandle, pending commands and the way it ends.
+import type { Logger } from 'pino';
+import { WebSocket, type RawData } from 'ws';
+import type {
+  AdapterContext,
+  CommandAnswer,
+  DeviceCommand,
+  DeviceHandle,
+  DeviceSession,
+  DisconnectReason,
+  JsonObject,
+} from '../../src/adapter.js';
+import { CommandError, ProtocolError } from '../../src/errors.js';
+import type { WsListenerConfig } from './config.js';
+import type { CorrelationIds } from './ids.js';
+import { AllowList, identityOf, identityProblem } from './identity.js';
+import { Inbox, type Task } from './inbox.js';
+import { parseWsMessage, type ParsedMessage } from './json.js';
+import type { WsPeer } from './listener.js';
+import { PendingCommands } from './pending.js';
+
+/** Handlers waiting per connection before its socket is paused. */
+export const INBOX_HIGH_WATER = 32;
+/** Time a closing socket gets for the close handshake before it is cut. */
+const CLOSE_GRACE_MS = 1000;
+
+const CLOSE_CODES: Record<DisconnectReason, number> = {
+  closed: 1000,
+  logout: 1000,
+  replaced: 4000,
+  timeout: 1001,
+  protocol_error: 1008,
+  shutdown: 1001,
+};
+
+export interface WsConnectionEnv<C extends WsListenerConfig> {
+  context: AdapterContext<C>;
+  allowList: AllowList;
+  ids: CorrelationIds;
+}
+
+/** How a connection tells its adapter about itself. */
+export interface ConnectionHooks {
+  bound(deviceId: string): void;
+  ended(): void;
+}
+
+/** What a connection does with a readable message; `name` is its metric name (bounded). */
+export type Route<Reply> = { name: string } & (
+  | { kind: 'reply'; id: string; reply: Reply }
+  /** An answer to a command that timed out: nothing to do. */
+  | { kind: 'late'; id: string }
+  /** Dealt with already (refused and reported), nothing to answer. */
+  | { kind: 'drop' }
+  | { kind: 'handle'; task: Task }
+);
+
+/** One handler per message kind. */
+export type HandlerTable<M extends { kind: string }> = {
+  [K in M['kind']]: (message: Extract<M, { kind: K }>, raw: JsonObject) => Promise<void>;
+};
+
+/** The handler of `message`'s kind, bound to it: the work that answers the device. */
+export function dispatch<M extends { kind: string }>(table: HandlerTable<M>, message: M, raw: JsonObject): Task {
+  // TypeScript cannot correlate a union member with its table entry; the mapped type guarantees it.
+  const handler = table[message.kind as M['kind']] as (message: M, raw: JsonObject) => Promise<void>;
+  return () => handler(message, raw);
+}
+
+export type Admission =
+  | { ok: true; deviceId: string }
+  | { ok: false; reason: string; message: string; /** answer, then close the connection */ close: boolean };
+
+export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> implements DeviceSession, WsPeer {
+  protected handle: DeviceHandle | undefined;
+  protected readonly pending = new PendingCommands<Reply>();
+  protected logger: Logger;
+  private readonly inbox: Inbox;
+  private hooks: ConnectionHooks | undefined;
+  private deadline: NodeJS.Timeout | undefined;
+  private ending: DisconnectReason | undefined;
+  private finished = false;
+
+  constructor(
+    protected readonly socket: WebSocket,
+    readonly remote: string,
+    protected readonly env: WsConnectionEnv<C>,
+    /** Handlers run at once; 1 keeps answers in request order for protocols without correlation. */
+    concurrency: number,
+  ) {
+    this.logger = env.context.logger.child({ remote });
+    this.inbox = new Inbox(concurrency, INBOX_HIGH_WATER, socket, (err) =>
+      this.logger.error({ err }, 'message handler failed'),
+    );
+  }
+
+  /** Reads the device's message: a command's answer, or work that answers the device (run in
+   *  order by the inbox). */
+  protected abstract route(parsed: ParsedMessage): Route<Reply>;
+
+  /** Answers a message that could not be read, when the protocol has an answer for that. */
+  protected abstract refuseUnreadable(error: ProtocolError): Promise<void>;
+
+  abstract execute(command: DeviceCommand): Promise<CommandAnswer>;
+
+  get deviceId(): string | undefined {
+    return this.handle?.deviceId;
+  }
+
+  get online(): boolean {
+    return this.handle !== undefined && !this.finished && this.handle.connected;
+  }
+
+  protected get config(): Readonly<C> {
+    return this.env.context.config;
+  }
+
+  open(hooks: ConnectionHooks): this {
+    this.hooks = hooks;
+    this.socket.on('message', (data: RawData) => this.receive(data));
+    this.socket.on('error', (err: Error & { code?: string }) => this.socketError(err));
+    this.socket.on('close', () => this.finish(this.ending ?? 'closed'));
+    this.deadline = setTimeout(() => this.identifyTimeout(), this.config.identifyTimeoutMs);
+    return this;
+  }
+
+  /** DeviceSession: the core (replacement, liveness) or the adapter ends this connection. */
+  close(reason: DisconnectReason): void {
+    if (this.ending) return;
+    this.ending = reason;
+    this.finish(reason);
+    if (reason === 'timeout') {
+      // Unresponsive peers would hold a close handshake open for nothing.
+      this.socket.terminate();
+      return;
+    }
+    this.socket.close(CLOSE_CODES[reason], reason);
+    setTimeout(() => this.socket.terminate(), CLOSE_GRACE_MS).unref();
+  }
+
+  onPingTimeout(): void {
+    this.logger.debug('no pong to the last ping');
+    this.close('timeout');
+  }
+
+  /** Checks a device identity (`sn`) before it binds or speaks on this connection. */
+  protected admit(value: unknown): Admission {
+    const sn = identityOf(value);
+    const problem = sn === undefined ? 'is missing or not a string' : identityProblem(sn);
+    if (sn === undefined || problem !== undefined) {
+      const reason = sn === undefined ? 'missing_identity' : 'invalid_identity';
+      return this.refused(reason, `sn ${problem ?? ''}`.trim(), false);
+    }
+    if (this.deviceId !== undefined && sn !== this.deviceId) {
+      return this.refused('sn_mismatch', `this connection belongs to sn ${this.deviceId}`, false);
+    }
+    if (!this.env.allowList.allows(sn)) {
+      this.env.context.events.authFailed('sn_not_allowed', { deviceId: sn, remote: this.remote });
+      this.logger.debug({ sn }, 'sn is not in the allow-list');
+      return { ok: false, reason: 'sn_not_allowed', message: `sn ${sn} is not allowed here`, close: true };
+    }
+    return { ok: true, deviceId: sn };
+  }
+
+  /** Registers the device with the core (or refreshes its info when it identifies again). */
+  protected bind(deviceId: string, info: JsonObject, livenessMs: number): DeviceHandle | undefined {
+    if (this.finished) return undefined;
+    if (this.handle) {
+      this.handle.updateInfo(info);
+      this.handle.setLiveness(livenessMs);
+      return this.handle;
+    }
+    clearTimeout(this.deadline);
+    const handle = this.env.context.devices.connect({ deviceId, remote: this.remote, info }, this, { livenessMs });
+    this.handle = handle;
+    this.logger = handle.logger;
+    this.hooks?.bound(deviceId);
+    return handle;
+  }
+
+  protected protocolError(reason: string, message: string): void {
+    this.env.context.events.protocolError(reason, { deviceId: this.deviceId, remote: this.remote });
+    this.logger.debug({ reason }, message);
+  }
+
+  protected send(message: JsonObject, name: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (this.socket.readyState !== WebSocket.OPEN) {
+        reject(new CommandError('offline', 'the connection to the device is closed'));
+        return;
+      }
+      this.socket.send(JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
+      this.env.context.metrics.messageOut(name);
+    });
+  }
+
+  /** Sends an answer; a device that left meanwhile needs none. */
+  protected async answer(message: JsonObject, name: string): Promise<void> {
+    await this.send(message, name).catch((err: unknown) => this.logger.debug({ err }, `answer ${name} not sent`));
+  }
+
+  /** Sends a command and waits for the reply that `settle`s its correlation id. */
+  protected async request(id: string, message: JsonObject, name: string, signal: AbortSignal): Promise<Reply> {
+    const reply = this.pending.wait(id, signal);
+    try {
+      await this.send(message, name);
+    } catch (err) {
+      this.pending.fail(id, new CommandError('offline', `could not send ${name}: ${err instanceof Error ? err.message : String(err)}`));
+    }
+    return reply;
+  }
+
+  private refused(reason: string, message: string, close: boolean): Admission {
+    this.protocolError(reason, message);
+    return { ok: false, reason, message, close };
+  }
+
+  private receive(data: RawData): void {
+    if (this.finished) return;
+    let parsed: ParsedMessage;
+    try {
+      parsed = parseWsMessage(data, this.config.maxPayloadBytes);
+    } catch (err) {
+      const error = err instanceof ProtocolError ? err : new ProtocolError('bad_json', String(err));
+      this.env.context.metrics.messageIn('unknown');
+      this.protocolError(error.reason, error.message);
+      this.inbox.push(() => this.refuseUnreadable(error));
+      return;
+    }
+    let route: Route<Reply>;
+    try {
+      route = this.route(parsed);
+    } catch (err) {
+      // A bug here must not escape into ws's event emitter and take the process down.
+      this.logger.error({ err }, 'message routing failed');
+      return;
+    }
+    this.env.context.metrics.messageIn(route.name);
+    switch (route.kind) {
+      case 'reply':
+        this.pending.settle(route.id, route.reply);
+        break;
+      case 'late':
+        this.logger.debug({ id: route.id, name: route.name }, 'answer to a command that timed out');
+        break;
+      case 'handle':
+        this.inbox.push(route.task);
+        break;
+      case 'drop':
+        break;
+    }
+  }
+
+  private socketError(err: Error & { code?: string }): void {
+    const oversize = err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH';
+    this.env.context.metrics.messageIn('unknown');
+    this.protocolError(oversize ? 'oversize' : 'bad_frame', err.message);
+    // ws has sent its close frame (1009 for oversize) already; this ends the session.
+    this.close('protocol_error');
+  }
+
+  private identifyTimeout(): void {
+    if (this.handle || this.finished) return;
+    this.protocolError('identify_timeout', `no identifying message within ${this.config.identifyTimeoutMs} ms`);
+    this.close('protocol_error');
+  }
+
+  private finish(reason: DisconnectReason): void {
+    if (this.finished) return;
+    this.finished = true;
+    clearTimeout(this.deadline);
+    this.inbox.clear();
+    this.pending.failAll(new CommandError('offline', `the connection to the device ended (${reason})`));
+    this.handle?.disconnect(reason);
+    this.hooks?.ended();
+  }
+}

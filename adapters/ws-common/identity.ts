@@ -1,0 +1,26 @@
+// Device identities become topic levels: refuse what MQTT cannot carry in one level.
+export { MAX_IDENTITY_LENGTH, topicLevelProblem as identityProblem } from '../../src/topics.js';
+
+/** The identity as a string: device firmware sends sn as a string, some as a number. */
+export function identityOf(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isSafeInteger(value) && value >= 0) return String(value);
+  return undefined;
+}
+
+export class AllowList {
+  private readonly allowed: ReadonlySet<string>;
+
+  /** Entries come from a file (strings or numbers) or a comma-separated variable (may be blank). */
+  constructor(entries: readonly unknown[]) {
+    this.allowed = new Set(entries.map((entry) => String(entry).trim()).filter((entry) => entry !== ''));
+  }
+
+  get enabled(): boolean {
+    return this.allowed.size > 0;
+  }
+
+  allows(id: string): boolean {
+    return this.allowed.size === 0 || this.allowed.has(id);
+  }
+}

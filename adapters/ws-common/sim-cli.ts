@@ -1,0 +1,150 @@
+// The command line both simulators share: N devices against one gateway URL, traffic at a rate,
+// a stats line every few seconds, a clean close on Ctrl-C or after --duration.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { CloseInfo, SimConnectOptions, SimStats } from './simulator.js';
+
+/** What the CLI drives on each simulated device. */
+export interface CliDevice {
+  readonly sn: string;
+  readonly stats: SimStats;
+  readonly closed: Promise<CloseInfo>;
+  start(): Promise<unknown>;
+  startTraffic(ratePerS: number): void;
+  /** Stops the traffic and waits for the answers still due. */
+  settle(): Promise<void>;
+  close(): Promise<CloseInfo>;
+}
+
+export interface SimulatorCliSpec {
+  /** Adapter id, e.g. `wsdoor`. */
+  name: string;
+  device: string;
+  defaultUrl: string;
+  defaultSnPrefix: string;
+  /** What --rate sends, e.g. `realtimeEvent (207)`. */
+  traffic: string;
+  create(options: SimConnectOptions & { sn: string }): CliDevice;
+}
+
+const REPORT_MS = 5000;
+
+function usage(spec: SimulatorCliSpec): string {
+  return `Usage: node --import tsx adapters/${spec.name}/simulator-cli.ts [options]
+
+Simulates ${spec.device}s connecting to a gate2mqtt ${spec.name} listener. Each one connects,
+identifies, heartbeats, sends ${spec.traffic} at --rate and answers every command.
+
+Options:
+  --url URL          gateway listener, ws:// or wss:// (default ${spec.defaultUrl})
+  --devices N        how many devices (default 1)
+  --rate R           ${spec.traffic} per second per device; 0 sends none (default 1)
+  --sn-prefix P      device sn = P + index, zero-padded (default ${spec.defaultSnPrefix})
+  --duration S       stop after S seconds; 0 runs until Ctrl-C (default 0)
+  --ca FILE          CA certificate (PEM) to trust for wss://
+  --insecure         accept any wss:// certificate
+  -h, --help         this text
+`;
+}
+
+function positive(name: string, text: string, integer: boolean): number {
+  const value = Number(text);
+  if (!Number.isFinite(value) || value < 0 || (integer && !Number.isInteger(value))) {
+    throw new Error(`--${name} must be a ${integer ? 'whole ' : ''}number >= 0, not ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+function totals(devices: readonly CliDevice[]): SimStats {
+  const sum: SimStats = { sent: 0, acked: 0, refused: 0, skipped: 0, commands: 0 };
+  for (const device of devices) for (const key of Object.keys(sum) as Array<keyof SimStats>) sum[key] += device.stats[key];
+  return sum;
+}
+
+/** Runs the CLI; resolves with the process exit code. */
+export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], out: NodeJS.WritableStream = process.stdout): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      options: {
+        url: { type: 'string', default: spec.defaultUrl },
+        devices: { type: 'string', default: '1' },
+        rate: { type: 'string', default: '1' },
+        'sn-prefix': { type: 'string', default: spec.defaultSnPrefix },
+        duration: { type: 'string', default: '0' },
+        ca: { type: 'string' },
+        insecure: { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n\n${usage(spec)}`);
+    return 2;
+  }
+  if (values.help) {
+    out.write(usage(spec));
+    return 0;
+  }
+  let count: number;
+  let rate: number;
+  let duration: number;
+  try {
+    count = positive('devices', values.devices, true);
+    rate = positive('rate', values.rate, false);
+    duration = positive('duration', values.duration, false);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    return 2;
+  }
+  const connect: SimConnectOptions = { url: values.url };
+  if (values.ca) connect.ca = readFileSync(values.ca);
+  if (values.insecure) connect.rejectUnauthorized = false;
+  const width = String(Math.max(count - 1, 0)).length;
+  const devices = Array.from({ length: count }, (_, i) =>
+    spec.create({ ...connect, sn: `${values['sn-prefix']}${String(i).padStart(width, '0')}` }),
+  );
+
+  let open = 0;
+  let stopping = false;
+  let stop: () => void = () => undefined;
+  const finished = new Promise<void>((resolve) => {
+    stop = resolve;
+  });
+  const started = await Promise.allSettled(
+    devices.map(async (device) => {
+      await device.start();
+      open += 1;
+      void device.closed.then((info) => {
+        open -= 1;
+        if (stopping) return;
+        out.write(`${spec.name} ${device.sn}: closed by the gateway (${info.code}${info.reason ? ` ${info.reason}` : ''})\n`);
+        if (open === 0) stop();
+      });
+      device.startTraffic(rate);
+    }),
+  );
+  const failures = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failures.length > 0) out.write(`${spec.name}: ${failures.length} of ${count} could not start: ${String(failures[0]?.reason)}\n`);
+
+  const report = (): void => {
+    const s = totals(devices);
+    out.write(
+      `${spec.name}: ${open}/${count} connected, ${s.sent} sent, ${s.acked} acked, ${s.refused} refused, ${s.skipped} skipped, ${s.commands} commands answered\n`,
+    );
+  };
+  report();
+  const timer = setInterval(report, REPORT_MS);
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  if (duration > 0) setTimeout(stop, duration * 1000).unref();
+  if (open === 0) stop();
+  await finished;
+  clearInterval(timer);
+  stopping = true;
+  await Promise.allSettled(devices.map((device) => device.settle()));
+  report();
+  await Promise.allSettled(devices.map((device) => device.close()));
+  return failures.length === count && count > 0 ? 1 : 0;
+}

@@ -1,0 +1,18 @@
+// node --import tsx adapters/wscam/simulator-cli.ts --url ws://127.0.0.1:8082/ --devices 10 --rate 5
+import { runSimulatorCli } from '../ws-common/sim-cli.js';
+import { CamSimulator } from './simulator.js';
+
+process.exitCode = await runSimulatorCli(
+  {
+    name: 'wscam',
+    device: 'snapshot camera',
+    defaultUrl: 'ws://127.0.0.1:8082/',
+    defaultSnPrefix: 'cam',
+    traffic: 'upload_snapshot',
+    create: (options) => {
+      const camera = new CamSimulator(options);
+      return Object.assign(camera, { startTraffic: (rate: number) => camera.startSnapshots(rate) });
+    },
+  },
+  process.argv.slice(2),
+);

@@ -1,0 +1,15 @@
+// wsdoor: access-control terminals speaking JSON over WebSocket (seed 003).
+import type { WebSocket } from 'ws';
+import type { AdapterFactory } from '../../src/adapter.js';
+import { WsAdapter } from '../ws-common/adapter.js';
+import type { WsConnectionEnv } from '../ws-common/connection.js';
+import type { WsdoorConfig } from './config.js';
+import { DoorConnection } from './connection.js';
+
+export class WsdoorAdapter extends WsAdapter<WsdoorConfig, DoorConnection> {
+  protected createConnection(socket: WebSocket, remote: string, env: WsConnectionEnv<WsdoorConfig>): DoorConnection {
+    return new DoorConnection(socket, remote, env);
+  }
+}
+
+export const createWsdoorAdapter: AdapterFactory<WsdoorConfig> = (context) => new WsdoorAdapter(context);

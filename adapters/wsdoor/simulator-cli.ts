@@ -1,0 +1,18 @@
+// node --import tsx adapters/wsdoor/simulator-cli.ts --url ws://127.0.0.1:8081/ --devices 10 --rate 5
+import { runSimulatorCli } from '../ws-common/sim-cli.js';
+import { DoorSimulator } from './simulator.js';
+
+process.exitCode = await runSimulatorCli(
+  {
+    name: 'wsdoor',
+    device: 'access-control terminal',
+    defaultUrl: 'ws://127.0.0.1:8081/',
+    defaultSnPrefix: 'door',
+    traffic: 'realtimeEvent (207)',
+    create: (options) => {
+      const door = new DoorSimulator(options);
+      return Object.assign(door, { startTraffic: (rate: number) => door.startEvents(rate) });
+    },
+  },
+  process.argv.slice(2),
+);

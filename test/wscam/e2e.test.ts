@@ -1,0 +1,289 @@
+// wscam end to end: a real gateway with its embedded broker, simulated cameras over real sockets,
+// a real MQTT client watching the topics.
+import { once } from 'node:events';
+import t from 'tap';
+import WebSocket from 'ws';
+import type { JsonObject } from '../../src/adapter.js';
+import { TINY_JPEG_BASE64 } from '../../adapters/ws-common/jpeg.js';
+import { encodeCommandReply, encodeHeartbeat } from '../../adapters/wscam/encode.js';
+import { CamSimulator } from '../../adapters/wscam/simulator.js';
+import { connectClient, externalBroker, until } from '../helpers/harness.js';
+import { CuttableLink } from '../helpers/brokers.js';
+import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
+import { bridgeEvent, startWscam, type CamGateway } from './gateway.js';
+
+type Reply = { id: string; ok: boolean; code: unknown; message: unknown; data: unknown; error: { type: string; message: string } | null };
+
+const OTHER_IMAGE = Buffer.from('a snapshot').toString('base64');
+
+async function command(g: CamGateway, sn: string, name: string, body: JsonObject): Promise<Reply> {
+  const id = typeof body.id === 'string' ? body.id : undefined;
+  const reply = g.inbox.json(g.topic(sn, `command/${name}/reply`), (r) => id === undefined || r.id === id);
+  await g.inbox.client.publishAsync(g.topic(sn, `command/${name}`), JSON.stringify(body), { qos: 1 });
+  return (await reply) as Reply;
+}
+
+t.test('the first heartbeat binds the connection: answered, availability and info retained', async (t) => {
+  const g = await startWscam(t);
+  const camera = await g.camera('200000000001');
+  t.equal(camera.extensions, '', 'no permessage-deflate, though the client offers it');
+  t.same(await camera.heartbeat({ requestId: 'hb1' }), { operate: 'heartbeat_rsp', requestId: 'hb1', sn: '200000000001', ret: 0, msg: '' });
+  t.match(await bridgeEvent(g, 'device_connected'), { adapter: 'wscam', deviceId: '200000000001' });
+  const later = await connectClient(t, g.mqttUrl);
+  await later.subscribe([g.topic('200000000001', 'availability'), g.topic('200000000001', 'info')]);
+  const availability = await later.take(g.topic('200000000001', 'availability'));
+  t.equal(availability.payload.toString(), 'online');
+  t.ok(availability.packet.retain);
+  t.match(await later.json(g.topic('200000000001', 'info')), { deviceId: '200000000001', remote: /^127\.0\.0\.1:\d+$/, connectedAt: String });
+  t.match(await camera.heartbeat(), { ret: 0 });
+  t.equal(g.inbox.unread(g.topic('200000000001', 'event/heartbeat')), 0, 'heartbeats are not published');
+});
+
+t.test('upload_snapshot: published with its image on media/data, then ret 0; the same request_id is not published twice', async (t) => {
+  const g = await startWscam(t);
+  const camera = await g.camera('cam1');
+  const events = g.topic('cam1', 'event/upload_snapshot');
+  t.same(await camera.uploadSnapshot({ requestId: 's1' }), { operate: 'upload_snapshot_rsp', requestId: 's1', sn: 'cam1', ret: 0, msg: '' });
+  t.match(await g.inbox.json(events), { id: String, ts: String, adapter: 'wscam', deviceId: 'cam1', name: 'upload_snapshot', data: { data: TINY_JPEG_BASE64 } });
+  t.same((await g.inbox.take(g.topic('cam1', 'media/data'))).payload, Buffer.from(TINY_JPEG_BASE64, 'base64'));
+  t.match(await camera.resend('s1'), { requestId: 's1', ret: 0 }, 'the retransmission is answered');
+  t.match(await camera.uploadSnapshot({ requestId: 's2', image: '' }), { ret: 0 }, "the seed's empty data");
+  t.same((await g.inbox.json(events)).data, { data: '' }, 'the next event is s2, not s1 again');
+  t.equal(g.inbox.unread(events), 0);
+  t.equal(g.inbox.unread(g.topic('cam1', 'media/data')), 0, 'an empty image does not clear media/data');
+  t.same(camera.stats, { sent: 3, acked: 3, refused: 0, skipped: 0, commands: 0 });
+});
+
+t.test('timestamps outside ±5 minutes are refused and establish nothing', async (t) => {
+  const g = await startWscam(t);
+  const camera = await g.camera('cam2');
+  const skew = bridgeEvent(g, 'protocol_error', 'clock_skew');
+  t.match(await camera.heartbeat({ clockOffsetS: 301 }), { ret: 2, msg: /ahead of the gateway clock/ });
+  t.match(await skew, { adapter: 'wscam', remote: /^127\.0\.0\.1:/ });
+  t.match(await camera.uploadSnapshot({ clockOffsetS: -400 }), { ret: 2, msg: /behind/ });
+  t.match(await camera.request({ operate: 'heartbeat', request_id: 'no-time', sn: 'cam2' }), { ret: 1, msg: /timestamp/ });
+  t.equal(await g.metric('clock_skew'), 2);
+  t.equal(g.inbox.unread(g.topic('cam2', 'availability')), 0, 'not bound: no availability');
+  t.match(await camera.uploadSnapshot({ clockOffsetS: 299, requestId: 'in-time' }), { ret: 0 }, 'within the window');
+  t.match(await g.inbox.json(g.topic('cam2', 'event/upload_snapshot')), { data: { data: TINY_JPEG_BASE64 } });
+  t.match(await camera.heartbeat({ clockOffsetS: 400 }), { ret: 2 }, 'heartbeats too, once bound');
+  t.equal(g.inbox.unread(g.topic('cam2', 'event/upload_snapshot')), 0, 'nothing refused was published');
+});
+
+t.test('the first sn binds the connection; another sn on it is refused', async (t) => {
+  const g = await startWscam(t);
+  const camera = await g.camera('cam3');
+  await camera.heartbeat();
+  const mismatch = bridgeEvent(g, 'protocol_error', 'sn_mismatch');
+  t.match(await camera.heartbeat({ sn: 'intruder' }), { sn: 'intruder', ret: 3, msg: /belongs to sn cam3/ });
+  t.match(await mismatch, { deviceId: 'cam3' });
+  t.match(await camera.uploadSnapshot({ sn: 'intruder' }), { ret: 3 });
+  t.match(await camera.uploadSnapshot({ requestId: 'own' }), { ret: 0 }, 'its own sn still works');
+  t.match(await g.inbox.json(g.topic('cam3', 'event/upload_snapshot')), { deviceId: 'cam3' });
+  t.equal(g.inbox.unread(g.topic('intruder', 'availability')), 0);
+  t.equal(g.inbox.unread(g.topic('intruder', 'event/upload_snapshot')), 0);
+  t.equal(await g.metric('sn_mismatch'), 2);
+});
+
+t.test('identities: not a topic level, missing, not allowed', async (t) => {
+  const g = await startWscam(t, { allowSn: ['cam-ok', '200000000009'] });
+  const camera = await g.camera('a/b');
+  for (const sn of ['a/b', '', 'x+', '#']) t.match(await camera.heartbeat({ sn }), { ret: 1, msg: /^sn / }, JSON.stringify(sn));
+  t.equal(await g.metric('invalid_identity'), 4);
+  t.match(await camera.request({ operate: 'heartbeat', request_id: 'no-sn', timestamp: camera.nowS() }), { sn: '', ret: 1 });
+  t.equal(await g.metric('missing_identity'), 1);
+  t.match(await camera.request({ operate: 'heartbeat', request_id: 'numeric', timestamp: camera.nowS(), sn: 200000000009 }), { ret: 0 }, 'an sn sent as a number');
+  t.equal((await g.inbox.take(g.topic('200000000009', 'availability'))).payload.toString(), 'online');
+
+  const stranger = await g.camera('stranger');
+  const auth = bridgeEvent(g, 'auth_failed', 'sn_not_allowed');
+  t.match(await stranger.heartbeat(), { ret: 4 });
+  t.match(await auth, { deviceId: 'stranger' });
+  t.equal((await stranger.closed).code, 1008);
+  const allowed = await g.camera('cam-ok');
+  t.match(await allowed.heartbeat(), { ret: 0 });
+});
+
+t.test('bad input: the protocol error where there is one, a protocol_error and a metric; others never notice', async (t) => {
+  const g = await startWscam(t, { maxPayloadBytes: 4096 });
+  const good = await g.camera('good');
+  await good.heartbeat();
+  const bad = await g.camera('bad');
+  await bad.heartbeat();
+  const unknown = bridgeEvent(g, 'protocol_error', 'unknown_operate');
+  t.same(await bad.request({ operate: 'reboot', request_id: 'r1', timestamp: bad.nowS(), sn: 'bad' }), {
+    operate: 'reboot_rsp', requestId: 'r1', sn: 'bad', ret: 5, msg: 'unknown operate reboot',
+  });
+  t.match(await unknown, { deviceId: 'bad' });
+  const noId = new Promise((resolve) => bad.once('answer', resolve));
+  bad.sendRaw({ operate: 'heartbeat', timestamp: bad.nowS(), sn: 'bad' });
+  t.match(await noId, { operate: 'heartbeat_rsp', ret: 1 }, 'a request without request_id gets ret 1');
+  for (const [input, reason] of [['not json', 'bad_json'], ['{"__proto__":{"x":1}}', 'unsafe_key'], ['{"request_id":"x"}', 'bad_message']]) {
+    const event = bridgeEvent(g, 'protocol_error', reason);
+    bad.sendRaw(input as string);
+    t.match(await event, { deviceId: 'bad' }, `${reason}: no answer possible, reported`);
+  }
+  t.match(await bad.uploadSnapshot(), { ret: 0 }, 'the camera keeps its connection');
+
+  const oversize = bridgeEvent(g, 'protocol_error', 'oversize');
+  bad.sendRaw(JSON.stringify({ operate: 'upload_snapshot', request_id: 'big', timestamp: bad.nowS(), sn: 'bad', data: 'x'.repeat(5000) }));
+  t.equal((await bad.closed).code, 1009);
+  await oversize;
+  t.equal((await g.inbox.take(g.topic('bad', 'availability'), (p) => p.toString() === 'offline')).payload.toString(), 'offline');
+  t.match(await good.uploadSnapshot(), { ret: 0 }, 'the other camera never noticed');
+  t.equal(await g.metric('oversize'), 1);
+});
+
+t.test('the first message deadline closes a connection that never identified, even if it talked', async (t) => {
+  const g = await startWscam(t, { identifyTimeoutMs: 300 });
+  const bound = await g.camera('bound');
+  await bound.heartbeat();
+  const late = await g.camera('late');
+  t.match(await late.heartbeat({ clockOffsetS: 1000 }), { ret: 2 }, 'refused: establishes nothing');
+  const event = bridgeEvent(g, 'protocol_error', 'identify_timeout');
+  t.equal((await late.closed).code, 1008);
+  await event;
+  t.match(await bound.heartbeat(), { ret: 0 });
+});
+
+t.test('a second connection of the same camera replaces the first', async (t) => {
+  const g = await startWscam(t);
+  const first = await g.camera('cam9');
+  await first.heartbeat();
+  const second = await g.camera('cam9');
+  const replaced = bridgeEvent(g, 'device_disconnected', 'replaced');
+  await second.heartbeat();
+  t.equal((await first.closed).code, 4000);
+  await replaced;
+  const seen = second.waitCommand('get_dev_config');
+  t.match(await command(g, 'cam9', 'get_dev_config', { id: 'g1' }), { ok: true });
+  await seen;
+  const availability = g.topic('cam9', 'availability');
+  await g.inbox.take(availability, (p) => p.toString() === 'online');
+  await g.inbox.take(availability, (p) => p.toString() === 'online');
+  t.equal(g.inbox.unread(availability), 0, 'it never went offline');
+});
+
+t.test('three silent hb_intervals: offline; the interval set by set_dev_config counts', async (t) => {
+  const g = await startWscam(t, { heartbeatIntervalS: 1 });
+  const alive = await g.camera('alive', { autoHeartbeat: true, hbInterval: 1 });
+  await alive.start();
+  const silent = await g.camera('silent');
+  await silent.heartbeat();
+  const skewed = await g.camera('skewed');
+  await skewed.heartbeat();
+  // Refused heartbeats (a clock off by 1000 s) do not keep a camera alive.
+  const refused = setInterval(() => skewed.sendRaw(encodeHeartbeat({ requestId: 'r', timestamp: skewed.nowS(1000), sn: 'skewed' })), 200);
+  t.teardown(() => clearInterval(refused));
+  const offline = await g.inbox.take(g.topic('silent', 'availability'), (p) => p.toString() === 'offline', 8000);
+  t.equal(offline.payload.toString(), 'offline');
+  await silent.closed;
+  await g.inbox.take(g.topic('skewed', 'availability'), (p) => p.toString() === 'offline', 8000);
+  await skewed.closed;
+  clearInterval(refused);
+  t.match(await alive.heartbeat(), { ret: 0 });
+
+  const learned = await startWscam(t);
+  const camera = await learned.camera('learner');
+  await camera.heartbeat();
+  t.match(await command(learned, 'learner', 'set_dev_config', { id: 's', data: { hb_interval: 1 } }), { ok: true });
+  t.equal(camera.config.hb_interval, 1);
+  const gone = await learned.inbox.take(learned.topic('learner', 'availability'), (p) => p.toString() === 'offline', 8000);
+  t.equal(gone.payload.toString(), 'offline', 'offline after 3 s, not after the configured 3 x 60 s');
+});
+
+t.test('commands: each with its own request_id; the *_rsp matched by it', async (t) => {
+  const g = await startWscam(t);
+  const camera = await g.camera('cam5', { mac: 'AA:BB:CC:00:11:22', image: OTHER_IMAGE });
+  await camera.heartbeat();
+  const ids = new Set<string>();
+  const run = async (name: string, data: JsonObject, id: string): Promise<Reply> => {
+    const seen = camera.waitCommand(name);
+    const before = Math.floor(Date.now() / 1000);
+    const reply = await command(g, 'cam5', name, { id, data });
+    const got = await seen;
+    ids.add(String(got.requestId));
+    t.same(got.data, data, `${name}: data beside the envelope`);
+    t.equal(got.reply.request_id, got.requestId, `${name}: the rsp echoes the request_id`);
+    const sent = got as unknown as { requestId: string };
+    t.match(sent.requestId, /^\d{18}$/);
+    t.ok(Math.abs(before - Math.floor(Date.now() / 1000)) <= 1);
+    return reply;
+  };
+
+  const config = await run('get_dev_config', {}, 'c1');
+  t.match(config, { id: 'c1', ok: true, code: 0, message: null, error: null, data: { mac: 'AA:BB:CC:00:11:22', upload_type: 0, upload_addr: '', hb_interval: 60, run_time: Number } });
+  t.match(await g.inbox.json(g.topic('cam5', 'info'), (i) => i.mac !== undefined), { mac: 'AA:BB:CC:00:11:22' }, 'the mac reaches info');
+  t.same(await run('set_dev_config', { upload_type: 1, upload_addr: 'mqtt://broker/x', hb_interval: 30 }, 'c2'), {
+    id: 'c2', ok: true, code: 0, message: null, data: {}, error: null,
+  });
+  t.match(camera.config, { upload_type: 1, upload_addr: 'mqtt://broker/x', hb_interval: 30 });
+  t.match(await run('upgrade_dev', { package_url: 'http://app.bin' }, 'c3'), { ok: true, code: 0 });
+  t.equal(camera.upgradedFrom, 'http://app.bin');
+  t.same(await run('control_cmd', { cmd_data: { type: 'take_snapshot' } }, 'c4'), {
+    id: 'c4', ok: true, code: 0, message: null, data: { type: 'take_snapshot', data: OTHER_IMAGE }, error: null,
+  });
+  t.same((await g.inbox.take(g.topic('cam5', 'media/data'))).payload, Buffer.from(OTHER_IMAGE, 'base64'), 'the snapshot on media/data');
+  t.match(await run('control_cmd', { cmd_data: { type: 'io_control', io0: 0, io1: 1 } }, 'c5'), { ok: true, data: { type: 'io_control', data: null } });
+  t.same(camera.io, { io0: 0, io1: 1 });
+  camera.failNext('upgrade_dev', 7, 'no space');
+  t.match(await run('upgrade_dev', { package_url: 'http://big.bin' }, 'c6'), { ok: false, code: 7, message: 'no space', error: { type: 'device', message: 'no space' } });
+  t.equal(ids.size, 6, 'one request_id per command');
+
+  const answered = camera.stats.commands;
+  t.match(await command(g, 'cam5', 'set_dev_config', { id: 'bad', data: { hb_interval: 'often' } }), { error: { type: 'invalid' } });
+  t.match(await command(g, 'cam5', 'reboot', { id: 'nope' }), { error: { type: 'unsupported' } });
+  t.match(await command(g, 'nobody', 'get_dev_config', { id: 'away' }), { error: { type: 'offline' } });
+  t.equal(camera.stats.commands, answered, 'nothing was sent for refused commands');
+});
+
+t.test('an answer naming another sn is refused; the command times out', async (t) => {
+  const g = await startWscam(t);
+  const raw = new WebSocket(g.url);
+  t.teardown(() => raw.terminate());
+  await once(raw, 'open');
+  const received: JsonObject[] = [];
+  raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
+  raw.send(JSON.stringify(encodeHeartbeat({ requestId: 'h', timestamp: Math.floor(Date.now() / 1000), sn: 'cam6' })));
+  await until(() => received.length === 1, 'the heartbeat answer');
+  const reply = command(g, 'cam6', 'upgrade_dev', { id: 'u1', timeoutMs: 500, data: { package_url: 'http://x' } });
+  await until(() => received.length === 2, 'the command');
+  const sent = received[1] as JsonObject;
+  t.match(sent, { operate: 'upgrade_dev', sn: 'cam6', timestamp: Number, package_url: 'http://x' });
+  const mismatch = bridgeEvent(g, 'protocol_error', 'sn_mismatch');
+  raw.send(JSON.stringify(encodeCommandReply('upgrade_dev', sent.request_id as string, 'other', 0, '')));
+  await mismatch;
+  t.match(await reply, { id: 'u1', ok: false, error: { type: 'timeout' } });
+});
+
+t.test('the broker did not take a snapshot: ret -1, and published once when sent again', async (t) => {
+  const url = await externalBroker(t);
+  const proxy = new CuttableLink(url);
+  await proxy.open();
+  t.teardown(() => proxy.cut());
+  const g = await startWscam(t, {}, { mqtt: { url: proxy.url } });
+  const watcher = await connectClient(t, url);
+  const events = g.topic('cam7', 'event/upload_snapshot');
+  await watcher.subscribe(events);
+  const camera = await g.camera('cam7');
+  await camera.heartbeat();
+
+  await proxy.cut();
+  await until(() => !g.gateway.ready, 'the gateway noticing the broker is gone');
+  t.match(await camera.uploadSnapshot({ requestId: 'h1' }), { ret: -1 }, 'the camera hears the failure');
+  await proxy.open();
+  await until(() => g.gateway.ready, 'the gateway back on its broker', 20_000);
+  t.match(await camera.resend('h1'), { ret: 0 });
+  t.match(await camera.uploadSnapshot({ requestId: 'h2', image: OTHER_IMAGE }), { ret: 0 });
+  t.match(await watcher.json(events), { data: { data: TINY_JPEG_BASE64 } });
+  t.match(await watcher.json(events), { data: { data: OTHER_IMAGE } });
+  t.equal(watcher.unread(events), 0, 'h1 was published once');
+});
+
+t.test('wss:// when a certificate is configured', async (t) => {
+  const g = await startWscam(t, { tlsCert: TLS_CERT, tlsKey: TLS_KEY });
+  t.match(g.url, /^wss:\/\//);
+  const camera = await g.camera('secure', { ca: TLS_CA });
+  t.match(await camera.heartbeat(), { ret: 0 });
+  await t.rejects(new CamSimulator({ url: g.url, sn: 'untrusted' }).connect(), 'a certificate the camera does not trust');
+});

@@ -1,0 +1,193 @@
+// The plumbing both WebSocket adapters share (adapters/ws-common): parse, identities, inbox,
+// pending commands, correlation ids, configuration.
+import convict from 'convict';
+import t from 'tap';
+import { CommandError, ProtocolError } from '../../src/errors.js';
+import { MAX_DEPTH, parseJsonObject, rawDataText } from '../../adapters/ws-common/json.js';
+import { AllowList, identityOf, identityProblem } from '../../adapters/ws-common/identity.js';
+import { Inbox } from '../../adapters/ws-common/inbox.js';
+import { PendingCommands } from '../../adapters/ws-common/pending.js';
+import { CorrelationIds, deviceClock } from '../../adapters/ws-common/ids.js';
+import { wsdoorConfigSchema } from '../../adapters/wsdoor/config.js';
+import { wscamConfigSchema } from '../../adapters/wscam/config.js';
+
+function reason(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ProtocolError) return err.reason;
+    throw err;
+  }
+  return undefined;
+}
+
+t.test('parse: keys trimmed at every level, values untouched, raw kept', async (t) => {
+  const parsed = parseJsonObject('{" code ":"206","data":{" time":" 2023 ","list":[{"a ":1}]}}', 1024);
+  t.same(parsed.message, { code: '206', data: { time: ' 2023 ', list: [{ a: 1 }] } });
+  t.same(Object.keys(parsed.raw), [' code ', 'data']);
+  const clean = parseJsonObject('{"a":{"b":[1,{"c":2}]}}', 1024);
+  t.equal(clean.message, clean.raw, 'nothing to trim: the same object, no copy');
+  t.same(parseJsonObject('\ufeff{"a":1}', 1024).message, { a: 1 }, 'a byte-order mark is dropped');
+});
+
+t.test('parse: refusals and their reasons', async (t) => {
+  const cases: Array<[string, string]> = [
+    ['not json', 'bad_json'],
+    ['', 'bad_json'],
+    ['[1,2]', 'bad_json'],
+    ['"text"', 'bad_json'],
+    ['null', 'bad_json'],
+    ['{"__proto__":{"admin":true}}', 'unsafe_key'],
+    ['{"a":{"__proto__":{}}}', 'unsafe_key'],
+    ['{"constructor":{"prototype":{}}}', 'unsafe_key'],
+    ['{"constructor":1}', 'unsafe_key'],
+    ['{" __proto__ ":{"admin":true}}', 'unsafe_key'],
+    ['{"a":[{" constructor":1}]}', 'unsafe_key'],
+    [`${'{"a":'.repeat(MAX_DEPTH + 1)}1${'}'.repeat(MAX_DEPTH + 1)}`, 'bad_message'],
+    [`{"a":"${'x'.repeat(2000)}"}`, 'oversize'],
+  ];
+  for (const [text, why] of cases) t.equal(reason(() => parseJsonObject(text, 1024)), why, text.slice(0, 40));
+  t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was touched');
+  t.equal(reason(() => rawDataText(Buffer.from([0x7b, 0xff, 0x7d]))), 'bad_json', 'binary frames must be UTF-8');
+  t.equal(rawDataText([Buffer.from('{"a"'), Buffer.from(':1}')]), '{"a":1}', 'fragments are joined');
+});
+
+t.test('identities: what a topic level can carry', async (t) => {
+  t.equal(identityOf('486468465489'), '486468465489');
+  t.equal(identityOf(200000000001), '200000000001');
+  t.equal(identityOf(-1), undefined);
+  t.equal(identityOf(1.5), undefined);
+  t.equal(identityOf(null), undefined);
+  t.equal(identityOf({}), undefined);
+  t.equal(identityProblem('486468465489'), undefined);
+  t.equal(identityProblem('门禁-1 a.b'), undefined);
+  for (const bad of ['', 'a/b', 'a+', '#', 'a\u0000b', 'x'.repeat(257), 'a\ud800b']) t.ok(identityProblem(bad), JSON.stringify(bad));
+});
+
+t.test('allow-list: empty allows all; entries from files or comma-separated variables', async (t) => {
+  t.ok(new AllowList([]).allows('any'));
+  t.notOk(new AllowList([]).enabled);
+  t.ok(new AllowList(['']).allows('any'), 'an empty variable is no list');
+  const list = new AllowList([' 486468465489', 200000000001, '']);
+  t.ok(list.enabled);
+  t.ok(list.allows('486468465489'));
+  t.ok(list.allows('200000000001'));
+  t.notOk(list.allows('999'));
+});
+
+t.test('inbox: in order, bounded, paused above the high-water mark and resumed below', async (t) => {
+  const flow: string[] = [];
+  const errors: unknown[] = [];
+  const inbox = new Inbox(1, 4, { pause: () => flow.push('pause'), resume: () => flow.push('resume') }, (err) => errors.push(err));
+  const order: number[] = [];
+  const gates: Array<() => void> = [];
+  for (let i = 0; i < 6; i++) {
+    inbox.push(async () => {
+      order.push(i);
+      await new Promise<void>((resolve) => gates.push(resolve));
+      if (i === 2) throw new Error('handler failed');
+    });
+  }
+  t.same(order, [0], 'one at a time');
+  t.same(flow, ['pause'], 'paused once 4 wait');
+  t.equal(inbox.size, 6);
+  while (order.length < 6 || gates.length > 0) {
+    const open = gates.shift();
+    if (!open) break;
+    open();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  t.same(order, [0, 1, 2, 3, 4, 5], 'arrival order');
+  t.same(flow, ['pause', 'resume']);
+  t.equal(errors.length, 1, 'a failing handler is reported and the next one runs');
+  t.equal(inbox.size, 0);
+
+  const concurrent = new Inbox(3, 10, { pause: () => undefined, resume: () => undefined }, () => undefined);
+  let running = 0;
+  let most = 0;
+  const done: Array<Promise<void>> = [];
+  for (let i = 0; i < 7; i++) {
+    done.push(
+      new Promise<void>((resolve) =>
+        concurrent.push(async () => {
+          running += 1;
+          most = Math.max(most, running);
+          await new Promise((r) => setImmediate(r));
+          running -= 1;
+          resolve();
+        }),
+      ),
+    );
+  }
+  await Promise.all(done);
+  t.equal(most, 3, 'at most `concurrency` at once');
+  const cleared = new Inbox(1, 10, { pause: () => undefined, resume: () => undefined }, () => undefined);
+  let ran = 0;
+  cleared.push(() => new Promise<void>(() => undefined));
+  cleared.push(async () => {
+    ran += 1;
+  });
+  cleared.clear();
+  t.equal(cleared.size, 1, 'clear drops what has not started');
+  t.equal(ran, 0);
+});
+
+t.test('pending commands: settled once, aborted by their timeout, failed together', async (t) => {
+  const pending = new PendingCommands<string>();
+  const controller = new AbortController();
+  const first = pending.wait('1', controller.signal);
+  t.ok(pending.has('1'));
+  await t.rejects(pending.wait('1', new AbortController().signal), /already pending/);
+  t.ok(pending.settle('1', 'answer'));
+  t.equal(await first, 'answer');
+  t.notOk(pending.settle('1', 'again'), 'a second answer is late');
+
+  const timed = pending.wait('2', controller.signal);
+  controller.abort();
+  await t.rejects(timed, { code: 'G2M_ERR_COMMAND_TIMEOUT' });
+  t.notOk(pending.has('2'), 'an aborted wait is dropped');
+  await t.rejects(pending.wait('3', controller.signal), CommandError, 'an aborted signal fails at once');
+
+  const a = pending.wait('a', new AbortController().signal);
+  const b = pending.wait('b', new AbortController().signal);
+  pending.failAll(new CommandError('offline', 'gone'));
+  await t.rejects(a, { code: 'G2M_ERR_COMMAND_OFFLINE' });
+  await t.rejects(b, { code: 'G2M_ERR_COMMAND_OFFLINE' });
+  t.equal(pending.size, 0);
+});
+
+t.test('correlation ids: the seed shape, unique, at most 18 digits', async (t) => {
+  const ids = new CorrelationIds('Asia/Shanghai');
+  const seen = new Set<string>();
+  for (let i = 0; i < 5000; i++) seen.add(ids.next((id) => seen.has(id)));
+  t.equal(seen.size, 5000, 'no id is given twice while it is pending');
+  for (const id of [...seen].slice(0, 5)) t.match(id, /^\d{18}$/);
+  const skipping = new CorrelationIds('UTC');
+  t.equal(skipping.next().slice(14), '0000');
+  t.equal(skipping.next((id) => id.endsWith('0001') || id.endsWith('0002')).slice(14), '0003', 'ids in use are skipped');
+  t.equal(deviceClock('Asia/Shanghai').format(new Date('2023-12-25T07:47:30Z')), '2023-12-25 15:47:30');
+  t.equal(deviceClock('UTC').format(new Date('2024-01-15T00:00:05Z')), '2024-01-15 00:00:05', 'midnight is 00, not 24');
+});
+
+t.test('configuration: defaults, environment variables and refusals', async (t) => {
+  const door = convict(wsdoorConfigSchema, {
+    env: { GATE2MQTT_WSDOOR_ALLOW_SN: 'a,b', GATE2MQTT_WSDOOR_HEARTBEAT_INTERVAL_S: '30', GATE2MQTT_WSDOOR_TLS_CERT: '/c.pem' },
+    args: [],
+  });
+  door.validate({ allowed: 'strict' });
+  t.match(door.getProperties(), {
+    port: 8081,
+    maxPayloadBytes: 8 * 1024 * 1024,
+    identifyTimeoutMs: 30_000,
+    pingIntervalMs: 30_000,
+    allowSn: ['a', 'b'],
+    tlsCert: '/c.pem',
+    tlsKey: '',
+    heartbeatIntervalS: 30,
+  });
+  const cam = convict(wscamConfigSchema, { env: { GATE2MQTT_WSCAM_MAX_CLOCK_SKEW_S: '0' }, args: [] });
+  cam.validate({ allowed: 'strict' });
+  t.match(cam.getProperties(), { port: 8082, heartbeatIntervalS: 60, maxClockSkewS: 0, allowSn: [] });
+  const bad = convict(wsdoorConfigSchema, { env: { GATE2MQTT_WSDOOR_HEARTBEAT_INTERVAL_S: '0' }, args: [] });
+  t.throws(() => bad.validate(), /heartbeatIntervalS: must be an integer from 1 to 3600/);
+});
