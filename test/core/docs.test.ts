@@ -6,6 +6,7 @@ import t from 'tap';
 import { CONFIG_DOC, configReference } from '../../src/config-docs.js';
 import { loadConfig } from '../../src/config.js';
 import { ROOT } from '../../src/paths.js';
+import { Mappings } from '../../src/mappings.js';
 
 t.test('docs/configuration.md is generated from the current schema (npm run docs:config)', async (t) => {
   t.equal(readFileSync(CONFIG_DOC, 'utf8'), configReference());
@@ -24,4 +25,12 @@ t.test('the README shows the two commands first and links the references', async
   t.ok(start > 0 && test > 0, 'both commands are there');
   t.ok(start < readme.indexOf('## Topics'), 'before the references');
   t.match(readme, /docs\/configuration\.md/);
+});
+
+t.test('every command and alias of every adapter is documented in its page', async (t) => {
+  for (const adapter of ['gantry', 'qyzn', 'wsdoor', 'wscam']) {
+    const page = readFileSync(join(ROOT, 'docs', `${adapter}.md`), 'utf8');
+    t.match(readFileSync(join(ROOT, 'README.md'), 'utf8'), `docs/${adapter}.md`, `the README links docs/${adapter}.md`);
+    for (const name of new Mappings(adapter).commandNames()) t.ok(page.includes(`\`${name}\``), `${adapter} ${name}`);
+  }
 });
