@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { BridgeEvents, JsonObject } from './adapter.js';
 import { isObject, parseJsonObject } from './json.js';
 import type { Metrics } from './metrics.js';
-import type { MqttLink } from './mqtt.js';
+import type { Link } from './mqtt.js';
 import type { Topics } from './topics.js';
 
 export type BridgeEventType = 'device_connected' | 'device_disconnected' | 'auth_failed' | 'protocol_error';
@@ -14,12 +14,12 @@ export interface Where {
 }
 
 export class Bridge {
-  private readonly link: MqttLink;
+  private readonly link: Link;
   private readonly topics: Topics;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
 
-  constructor(link: MqttLink, topics: Topics, metrics: Metrics, logger: Logger) {
+  constructor(link: Link, topics: Topics, metrics: Metrics, logger: Logger) {
     this.link = link;
     this.topics = topics;
     this.metrics = metrics;
@@ -60,13 +60,13 @@ interface Waiting {
 
 /** Device requests that wait for the platform's `request/{name}/reply` with the same `id`. */
 export class PlatformRequests {
-  private readonly link: MqttLink;
+  private readonly link: Link;
   private readonly topics: Topics;
   private readonly maxBytes: number;
   private readonly logger: Logger;
   private readonly waiting = new Map<string, Waiting>();
 
-  constructor(link: MqttLink, topics: Topics, maxBytes: number, logger: Logger) {
+  constructor(link: Link, topics: Topics, maxBytes: number, logger: Logger) {
     this.link = link;
     this.topics = topics;
     this.maxBytes = maxBytes;

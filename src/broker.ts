@@ -15,6 +15,7 @@ export interface BrokerOptions {
   logger: Logger;
 }
 
+
 export interface BrokerAddresses {
   mqtt: string;
   ws: string | undefined;
@@ -32,6 +33,12 @@ export class EmbeddedBroker {
 
   constructor(options: BrokerOptions) {
     this.options = options;
+  }
+
+  /** The running aedes, for the gateway's in-process link. */
+  get instance(): Aedes {
+    if (!this.aedes) throw new Error('the embedded broker is not started');
+    return this.aedes;
   }
 
   async start(): Promise<BrokerAddresses> {

@@ -1,7 +1,6 @@
 // Commands from MQTT to devices: routing, validation before anything reaches a device, timeouts,
 // and exactly one reply per command (on `.../reply`, or on the MQTT 5 response topic).
 import { randomUUID } from 'node:crypto';
-import type { IPublishPacket } from 'mqtt';
 import type { Logger } from 'pino';
 import type { Adapter, CommandAnswer, JsonObject } from './adapter.js';
 import { CommandError, GatewayError, ProtocolError, type CommandErrorType } from './errors.js';
@@ -9,7 +8,7 @@ import { isObject, parseJson } from './json.js';
 import type { Mappings } from './mappings.js';
 import { extractMedia } from './media.js';
 import type { Metrics } from './metrics.js';
-import type { MqttLink } from './mqtt.js';
+import type { InboundPacket, Link } from './mqtt.js';
 import type { Topics, CommandTopic } from './topics.js';
 import type { OutputConfig } from './config.js';
 
@@ -41,14 +40,14 @@ interface Parsed {
 
 export class CommandRouter {
   private readonly routes = new Map<string, Route>();
-  private readonly link: MqttLink;
+  private readonly link: Link;
   private readonly topics: Topics;
   private readonly limits: CommandLimits;
   private readonly output: Readonly<OutputConfig>;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
 
-  constructor(link: MqttLink, topics: Topics, limits: CommandLimits, output: Readonly<OutputConfig>, metrics: Metrics, logger: Logger) {
+  constructor(link: Link, topics: Topics, limits: CommandLimits, output: Readonly<OutputConfig>, metrics: Metrics, logger: Logger) {
     this.link = link;
     this.topics = topics;
     this.limits = limits;
@@ -64,7 +63,7 @@ export class CommandRouter {
     });
   }
 
-  private async handle(topic: string, payload: Buffer, packet: IPublishPacket): Promise<void> {
+  private async handle(topic: string, payload: Buffer, packet: InboundPacket): Promise<void> {
     const target = this.topics.parse(topic, 'command', false);
     const route = target && this.routes.get(target.adapter);
     if (!target || !route) return;

@@ -38,7 +38,7 @@ export interface GatewayConfig {
   deviceTimeZone: string;
   log: { level: string };
   mqtt: MqttConfig;
-  broker: { host: string; port: number; wsEnabled: boolean; wsPort: number };
+  broker: { host: string; port: number; wsEnabled: boolean; wsPort: number; inProcess: boolean };
   http: { host: string; port: number; bodyLimitBytes: number; cert: string; key: string };
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
@@ -169,6 +169,12 @@ export const schema: Schema<GatewayConfig> = {
       default: 9001,
       env: 'GATE2MQTT_BROKER_WS_PORT',
       arg: 'broker-ws-port',
+    },
+    inProcess: {
+      doc: 'The gateway publishes into the embedded broker by calling it in the same process (fast); false: over a loopback MQTT connection, as to an external broker.',
+      format: Boolean,
+      default: true,
+      env: 'GATE2MQTT_BROKER_IN_PROCESS',
     },
   },
   http: {

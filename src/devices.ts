@@ -18,12 +18,12 @@ import type { AnswerConfig, OutputConfig } from './config.js';
 import { ProtocolError } from './errors.js';
 import { extractMedia } from './media.js';
 import type { Metrics } from './metrics.js';
-import type { MqttLink } from './mqtt.js';
+import type { Link } from './mqtt.js';
 import { isValidTopicLevel, type Topics } from './topics.js';
 
 /** What every adapter's registry shares. */
 export interface CoreServices {
-  link: MqttLink;
+  link: Link;
   topics: Topics;
   metrics: Metrics;
   bridge: Bridge;

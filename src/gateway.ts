@@ -15,7 +15,8 @@ import { GatewayError, PortInUseError } from './errors.js';
 import { createHttpServer } from './http.js';
 import { Mappings } from './mappings.js';
 import { Metrics } from './metrics.js';
-import { MqttLink } from './mqtt.js';
+import { InProcessLink } from './inprocess.js';
+import { MqttLink, type Link } from './mqtt.js';
 import { VERSION } from './paths.js';
 import { Topics } from './topics.js';
 
@@ -53,7 +54,7 @@ export class Gateway {
   private readonly definitions: AdapterDefinition[];
   private broker: EmbeddedBroker | undefined;
   private brokerAddresses: BrokerAddresses | undefined;
-  private link: MqttLink | undefined;
+  private link: Link | undefined;
   private http: FastifyInstance | undefined;
   private httpAddress: string | undefined;
   private readonly running: Running[] = [];
@@ -92,12 +93,16 @@ export class Gateway {
       this.broker = new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
       this.brokerAddresses = await this.broker.start();
     }
-    const link = new MqttLink({
-      url: this.mqttUrl,
-      config: config.mqtt,
-      will: { topic: this.topics.bridgeState, payload: 'offline' },
-      logger: logger.child({ component: 'mqtt' }),
-    });
+    const mqttLogger = logger.child({ component: 'mqtt' });
+    const link: Link =
+      this.broker && config.broker.inProcess
+        ? new InProcessLink({ broker: this.broker.instance, publishTimeoutMs: config.mqtt.publishTimeoutMs, logger: mqttLogger })
+        : new MqttLink({
+            url: this.mqttUrl,
+            config: config.mqtt,
+            will: { topic: this.topics.bridgeState, payload: 'offline' },
+            logger: mqttLogger,
+          });
     this.link = link;
     try {
       await link.start();
@@ -180,7 +185,12 @@ export class Gateway {
       version: VERSION,
       startedAt: this.startedAt,
       baseTopic: this.config.baseTopic,
-      mqtt: { url: redactUrl(this.mqttUrl), protocolVersion: this.link?.protocolVersion === 5 ? '5' : '3.1.1', embedded: !this.config.mqtt.url },
+      mqtt: {
+        url: redactUrl(this.mqttUrl),
+        protocolVersion: this.link?.protocolVersion === 5 ? '5' : '3.1.1',
+        embedded: !this.config.mqtt.url,
+        inProcess: this.link instanceof InProcessLink,
+      },
       broker: this.brokerAddresses ?? null,
       http: this.httpAddress ?? null,
       adapters: Object.fromEntries(

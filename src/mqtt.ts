@@ -7,7 +7,31 @@ import type { Logger } from 'pino';
 import type { MqttConfig } from './config.js';
 import { HandoverError } from './errors.js';
 
-export type MessageHandler = (topic: string, payload: Buffer, packet: IPublishPacket) => void;
+/** What a handler needs of an incoming message beside topic and payload. */
+export interface InboundPacket {
+  /** Set when the broker sent a stored retained message (on subscribing), not a live one. */
+  retain: boolean;
+  properties?: { responseTopic?: string | undefined; correlationData?: Buffer | undefined } | undefined;
+}
+
+export type MessageHandler = (topic: string, payload: Buffer, packet: InboundPacket) => void;
+
+/** The gateway's side of the broker: an MQTT connection (MqttLink), or, with the embedded broker,
+ *  calls into it in the same process (InProcessLink). The core only sees this. */
+export interface Link {
+  readonly connected: boolean;
+  readonly protocolVersion: 4 | 5;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  on(event: 'connect' | 'disconnect', listener: () => void): this;
+  subscribe(filter: string, handler: MessageHandler): void;
+  /** Resolves when the broker acknowledged (took) the QoS 1 message; rejects with HandoverError. */
+  publish(topic: string, payload: string | Buffer, options?: PublishOptions): Promise<void>;
+  /** Publishes now if connected, else when connected again; never fails (command replies). */
+  publishQueued(topic: string, payload: string | Buffer, options?: PublishOptions): void;
+  /** A retained topic the gateway owns: published now and again after every reconnect. */
+  retain(topic: string, payload: string | Buffer): Promise<void>;
+}
 
 export interface LinkOptions {
   url: string;
@@ -29,7 +53,7 @@ export declare interface MqttLink {
   on(event: 'connect' | 'disconnect', listener: () => void): this;
 }
 
-export class MqttLink extends EventEmitter {
+export class MqttLink extends EventEmitter implements Link {
   private readonly options: LinkOptions;
   private client: MqttClient | undefined;
   private version: 4 | 5;
