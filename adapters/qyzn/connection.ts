@@ -115,10 +115,10 @@ export class QyznConnection implements DeviceSession, SessionPort {
   }
 
   private dispatch(frame: Frame): Promise<void> | undefined {
-    this.deviceVersion = frame.version;
     this.handle?.touch();
     switch (frame.msgType) {
       case MsgType.HEARTBEAT:
+        this.deviceVersion = frame.version;
         this.env.context.metrics.messageIn('heartbeat');
         this.send(encodeHeartbeat(frame.version, frame.seq));
         return undefined;
@@ -142,6 +142,9 @@ export class QyznConnection implements DeviceSession, SessionPort {
       return undefined;
     }
     const { message } = body;
+    // The version the device speaks, for the commands it gets. Not from its RESPONSEs, which echo
+    // the version of a command raised for it, nor from messages it raised itself (intercom, 5).
+    if (!this.env.versions.raises(message)) this.deviceVersion = frame.version;
     this.env.context.metrics.messageIn(isMessageName(message) ? message : 'unknown');
     const handler = this.handlerOf(message, frame, expectsReply);
     if (!handler) return undefined;

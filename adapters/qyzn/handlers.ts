@@ -86,6 +86,12 @@ function platformRequest(fallback: Fallback): Handler {
     dedupe: true,
     async handle(input, session) {
       const options = { media: session.env.media.forUplink(input.message), raw: input.raw };
+      // Sent as a NOTIFICATION it waits for no answer, so there is nothing for the platform to
+      // decide: it is an event like every other notification.
+      if (!input.expectsReply) {
+        await online(session).uplink(input.message, input.data, options);
+        return ok();
+      }
       const answer = await online(session).request(input.message, input.data, fallback.data(input.data), options);
       return fromPlatform(answer, fallback);
     },

@@ -116,6 +116,7 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private trafficTimer: NodeJS.Timeout | undefined;
   private closedPromise: Promise<void> = Promise.resolve();
+  private port: number | undefined;
 
   constructor(options: SimulatorOptions) {
     super();
@@ -139,6 +140,12 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
     return this.socket !== undefined && !this.socket.destroyed;
   }
 
+  /** The terminal's own port (kept after the connection ended): the gateway names the device's
+   *  remote address by it. */
+  get localPort(): number | undefined {
+    return this.port;
+  }
+
   async connect(): Promise<void> {
     const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.socket = socket;
@@ -150,6 +157,7 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
+    this.port = socket.localPort;
   }
 
   /** connect, register, login and heartbeats: a terminal coming online. Throws if refused. */

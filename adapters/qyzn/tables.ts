@@ -13,6 +13,11 @@ export class Versions {
     this.minimum = new Map(Object.entries(minimum));
   }
 
+  /** Whether `message` needs a version of its own (a device raises its header for it). */
+  raises(message: string): boolean {
+    return this.minimum.has(message);
+  }
+
   /** The header version for `message` sent to a device that speaks `deviceVersion`. */
   forMessage(message: string, deviceVersion: number | undefined): number {
     return Math.max(deviceVersion ?? this.fallback, this.minimum.get(message) ?? 0);

@@ -2,58 +2,12 @@
 // on real sockets (ports 0). Each test starts its own gateway and base topic.
 import { connect as tcpConnect } from 'node:net';
 import t from 'tap';
-import { createQyznAdapter } from '../../adapters/qyzn/adapter.js';
-import type { QyznConfig } from '../../adapters/qyzn/config.js';
 import { HEADER_SIZE, MsgType } from '../../adapters/qyzn/constants.js';
 import { encodeFrame, encodeMessage } from '../../adapters/qyzn/encoder.js';
-import { QyznSimulator, TINY_JPEG_BASE64, type SimulatorOptions } from '../../adapters/qyzn/simulator.js';
-import type { DeepPartial, GatewayConfig } from '../../src/config.js';
-import { connectClient, startGateway, testConfig, within, type Inbox, type Teardown } from '../helpers/harness.js';
-
-const SECRET = 'e2e-secret';
-
-interface Rig {
-  base: string;
-  mqttUrl: string;
-  inbox: Inbox;
-  port: number;
-  device(serial: string, options?: Partial<SimulatorOptions>): QyznSimulator;
-  topic(serial: string, rest: string): string;
-  command(serial: string, name: string, body: object): Promise<Record<string, unknown>>;
-}
-
-async function rig(t: Teardown, qyzn: DeepPartial<QyznConfig> = {}, more: DeepPartial<GatewayConfig> = {}): Promise<Rig> {
-  const overrides: DeepPartial<GatewayConfig> = { ...more, qyzn: { secret: SECRET, ...qyzn } };
-  const section = testConfig(overrides).qyzn;
-  const started = await startGateway(t, { config: overrides, adapters: [{ id: 'qyzn', factory: createQyznAdapter, config: section }] });
-  const listen = started.gateway.addresses().adapters.qyzn ?? '';
-  const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
-  const inbox = await connectClient(t, started.mqttUrl);
-  await inbox.subscribe([`${started.base}/#`]);
-  const topic = (serial: string, rest: string): string => `${started.base}/qyzn/${serial}/${rest}`;
-  let commandId = 0;
-  return {
-    base: started.base,
-    mqttUrl: started.mqttUrl,
-    inbox,
-    port,
-    topic,
-    device(serial, options = {}) {
-      const sim = new QyznSimulator({ host: '127.0.0.1', port, serial, heartbeatMs: 0, responseTimeoutMs: 8000, ...options });
-      t.teardown(() => sim.destroy());
-      return sim;
-    },
-    async command(serial, name, body) {
-      const id = `cmd-${++commandId}`;
-      await inbox.client.publishAsync(topic(serial, `command/${name}`), JSON.stringify({ id, ...body }), { qos: 1 });
-      return inbox.json(topic(serial, `command/${name}/reply`), (r) => r.id === id);
-    },
-  };
-}
-
-function bridgeEvent(r: Rig, type: string, reason: string): Promise<Record<string, unknown>> {
-  return r.inbox.json(`${r.base}/bridge/event`, (e) => e.type === type && e.reason === reason);
-}
+import { derivePassword } from '../../adapters/qyzn/sign.js';
+import { TINY_JPEG_BASE64 } from '../../adapters/qyzn/simulator.js';
+import { connectClient, within } from '../helpers/harness.js';
+import { SECRET, bridgeEvent, rig } from './fixtures/rig.js';
 
 t.test('register and login: availability, info, device_connected', async (t) => {
   const r = await rig(t);
@@ -61,20 +15,27 @@ t.test('register and login: availability, info, device_connected', async (t) => 
   await sim.connect();
   const registered = await sim.register();
   t.equal(registered.result, 0);
-  t.same(registered.data, { uuid: 'SN0001', passwd: sim.credentials?.passwd });
-  t.match(sim.credentials?.passwd, /^[0-9a-f]{16}$/);
+  t.same(registered.data, { uuid: 'SN0001', passwd: derivePassword(SECRET, 'SN0001') }, 'uuid is the serial, passwd derived from the secret');
   t.equal((await sim.login()).result, 0);
   t.equal((await r.inbox.take(r.topic('SN0001', 'availability'))).payload.toString(), 'online');
   const info = await r.inbox.json(r.topic('SN0001', 'info'));
-  t.match(info, { deviceId: 'SN0001', serial: 'SN0001', mac: sim.options.mac, type: 'HG02', version: 'V1.0.0', protocolVersion: 3, remote: /^127\.0\.0\.1:\d+$/ });
-  t.match(await bridgeEvent(r, 'device_connected', 'connected'), { deviceId: 'SN0001' });
+  const remote = `127.0.0.1:${String(sim.localPort)}`;
+  t.match(info, { deviceId: 'SN0001', serial: 'SN0001', mac: sim.options.mac, type: 'HG02', version: 'V1.0.0', protocolVersion: 3, remote });
+  t.match(await bridgeEvent(r, 'device_connected', 'connected'), { deviceId: 'SN0001', remote });
+  const late = await connectClient(t, r.mqttUrl);
+  await late.subscribe([r.topic('SN0001', 'availability'), r.topic('SN0001', 'info')]);
+  const kept = await late.take(r.topic('SN0001', 'availability'));
+  t.same([kept.packet.retain, kept.payload.toString()], [true, 'online'], 'availability is retained');
+  const keptInfo = await late.take(r.topic('SN0001', 'info'));
+  t.equal(keptInfo.packet.retain, true, 'info is retained');
+  t.match(JSON.parse(keptInfo.payload.toString()), { serial: 'SN0001', mac: sim.options.mac, type: 'HG02', version: 'V1.0.0', remote });
 });
 
 t.test('the seed register frame is accepted and answered with derived credentials', async (t) => {
   const r = await rig(t);
   const socket = tcpConnect(r.port, '127.0.0.1');
   t.teardown(() => socket.destroy());
-  const { GOLDEN_REGISTER } = await import('./fixtures.js');
+  const { GOLDEN_REGISTER } = await import('./fixtures/frames.js');
   const answer = new Promise<Buffer>((resolve) => {
     let got = Buffer.alloc(0);
     socket.on('data', (chunk: Buffer) => {
@@ -120,118 +81,45 @@ t.test('before login only register, login and heartbeat are served', async (t) =
   t.equal(r.inbox.unread(r.topic('SN0004', 'event/snapshot_face')), 0);
 });
 
-t.test('snapshot_face: event, media, answer after the broker acknowledged', async (t) => {
-  const r = await rig(t);
-  const sim = r.device('SN0005');
-  await sim.start();
-  const answer = await sim.snapshotFace({ score: 97 });
-  t.same({ result: answer.result, data: answer.data }, { result: 0, data: {} }, 'local mode answers {} and leaves the door to the device');
-  const event = await r.inbox.json(r.topic('SN0005', 'event/snapshot_face'));
-  t.match(event, { adapter: 'qyzn', deviceId: 'SN0005', name: 'snapshot_face', data: { score: 97, snapPic: TINY_JPEG_BASE64 } });
-  const jpeg = Buffer.from(TINY_JPEG_BASE64, 'base64');
-  for (const field of ['snapPic', 'comparePic']) {
-    const media = await r.inbox.take(r.topic('SN0005', `media/${field}`));
-    t.same(media.payload, jpeg, `media/${field} carries the bytes`);
-  }
-  const late = await connectClient(t, r.mqttUrl);
-  await late.subscribe(r.topic('SN0005', 'media/+'));
-  const kept = await late.take(r.topic('SN0005', 'media/snapPic'));
-  t.equal(kept.packet.retain, true, 'retained for later subscribers');
-});
-
-t.test('a retransmission (same seq) is answered again and published once', async (t) => {
-  const r = await rig(t);
-  const sim = r.device('SN0006');
-  await sim.start();
-  const seq = sim.peekSeq();
-  const first = await sim.qrcodeData('door-1');
-  const again = await sim.retransmit(seq);
-  t.equal(again.seq, seq);
-  t.same(again.data, first.data);
-  await r.inbox.json(r.topic('SN0006', 'request/qrcode_data'));
-  await sim.syncTime();
-  await r.inbox.json(r.topic('SN0006', 'event/sync_time'));
-  t.equal(r.inbox.unread(r.topic('SN0006', 'request/qrcode_data')), 0, 'not published twice');
-});
-
-t.test('qrcode_data asks the platform; its reply decides, silence gives opendoor 0', async (t) => {
-  const r = await rig(t, { answers: { qrcode_data: { mode: 'mqtt', timeoutMs: 400 } } });
-  const sim = r.device('SN0007');
-  await sim.start();
-  const asked = sim.qrcodeData('visitor-42');
-  const request = await r.inbox.json(r.topic('SN0007', 'request/qrcode_data'));
-  t.match(request, { name: 'qrcode_data', data: { content: 'visitor-42' } });
-  await r.inbox.client.publishAsync(r.topic('SN0007', 'request/qrcode_data/reply'), JSON.stringify({ id: request.id, data: { opendoor: 1 } }));
-  t.same((await asked).data, { opendoor: 1 });
-  const silent = await sim.qrcodeData('nobody-answers');
-  t.same({ result: silent.result, data: silent.data }, { result: 0, data: { opendoor: 0 } });
-});
-
-t.test('device_call_param: version 5; fallback 104, or what the platform answers', async (t) => {
-  const r = await rig(t, { answers: { device_call_param: { mode: 'mqtt', timeoutMs: 300 } } });
-  const sim = r.device('SN0008');
-  await sim.start();
-  const fallback = await sim.deviceCallParam('304');
-  t.equal(fallback.version, 5);
-  t.equal(fallback.result, 104);
-  t.equal(fallback.body.message, 'device_call_param');
-  t.match(fallback.data, { callNo: '304' });
-  const media = await r.inbox.take(r.topic('SN0008', 'media/picture'));
-  t.same(media.payload, Buffer.from(TINY_JPEG_BASE64, 'base64'));
-  const asked = sim.deviceCallParam('305');
-  await r.inbox.json(r.topic('SN0008', 'request/device_call_param'));
-  const request = await r.inbox.json(r.topic('SN0008', 'request/device_call_param'), (m) => (m.data as { callNo?: string }).callNo === '305');
-  const data = { callRequestId: 'x', callNo: '305', deviceId: 'd', deviceToken: 't', deviceName: 'Gate', callMaxSeconds: 60, calleds: [] };
-  await r.inbox.client.publishAsync(r.topic('SN0008', 'request/device_call_param/reply'), JSON.stringify({ id: request.id, result: 0, data }));
-  const answered = await asked;
-  t.equal(answered.result, 0);
-  t.same(answered.data, data);
-});
-
-t.test('sync_time, device_sync_person, device_call_result, unknown notifications', async (t) => {
-  const r = await rig(t);
-  const sim = r.device('SN0009');
-  await sim.start();
-  const before = Date.now();
-  const time = await sim.syncTime();
-  const stamp = String((time.data as { timestamp?: string }).timestamp);
-  t.match(stamp, /^\d{17}$/);
-  // Asia/Shanghai is UTC+8 with no daylight saving.
-  const asUtc = Date.UTC(+stamp.slice(0, 4), +stamp.slice(4, 6) - 1, +stamp.slice(6, 8), +stamp.slice(8, 10) - 8, +stamp.slice(10, 12), +stamp.slice(12, 14), +stamp.slice(14));
-  t.ok(asUtc >= before - 1000 && asUtc <= Date.now() + 1000, `gateway clock in the device time zone (${stamp})`);
-  await r.inbox.json(r.topic('SN0009', 'event/sync_time'));
-  const synced = await sim.deviceSyncPerson({ personId: 'P1', faces: [{ faceId: 'F1', image: TINY_JPEG_BASE64 }] });
-  t.same(synced.data, { oriPersonId: 'P1', newPersonId: 'P1', faces: [{ oriFaceId: 'F1', newFaceId: 'F1' }] });
-  t.match(await r.inbox.json(r.topic('SN0009', 'event/device_sync_person')), { data: { personId: 'P1' } });
-  t.same((await r.inbox.take(r.topic('SN0009', 'media/image'))).payload, Buffer.from(TINY_JPEG_BASE64, 'base64'), 'faces[].image on media/image');
-  const result = await sim.deviceCallResult('304', 'call-9');
-  t.match(result.body, { message: 'device_call_result', result: 0 });
-  t.equal(result.version, 5);
-  t.match(await r.inbox.json(r.topic('SN0009', 'event/device_call_result')), { data: { callRequestId: 'call-9' } });
-  sim.notify('door_alarm', { door: 1 });
-  t.match(await r.inbox.json(r.topic('SN0009', 'event/door_alarm')), { data: { door: 1 } });
-  const unknown = await sim.request('no_such_request');
-  t.equal(unknown.result, 103);
-  await bridgeEvent(r, 'protocol_error', 'unknown_message');
-});
-
 t.test('a REQUEST with broken JSON gets 104 and the connection stays', async (t) => {
   const r = await rig(t);
   const sim = r.device('SN0010');
   await sim.start();
-  const answer = new Promise<number>((resolve) => sim.on('response', (resp) => resp.seq === 4242 && resolve(resp.result)));
+  const answerTo = (seq: number): Promise<number> =>
+    within(new Promise<number>((resolve) => sim.on('response', (resp) => resp.seq === seq && resolve(resp.result))), `the answer to seq ${seq}`);
+  const broken = answerTo(4242);
   sim.sendRaw(encodeFrame({ version: 3, msgType: MsgType.REQUEST, seq: 4242 }, Buffer.from('{"message":"snapshot_face","data":{{')));
-  t.equal(await within(answer, 'the 104 answer'), 104);
+  t.equal(await broken, 104);
   await bridgeEvent(r, 'protocol_error', 'bad_json');
+  t.equal(await r.protocolErrors('bad_json'), 1, 'counted in gate2mqtt_protocol_errors_total');
   t.equal((await sim.syncTime()).result, 0, 'still served');
-  const proto = new Promise<number>((resolve) => sim.on('response', (resp) => resp.seq === 4243 && resolve(resp.result)));
-  sim.sendRaw(encodeMessage({ version: 3, seq: 4243 }, 'snapshot_face', JSON.parse('{"__proto__":{"x":1}}')));
-  t.equal(await within(proto, 'the unsafe-key answer'), 104);
+  const unsafe: Array<[number, string]> = [
+    [4243, '{"__proto__":{"x":1}}'],
+    [4244, '{"constructor":{"prototype":{"x":1}}}'],
+  ];
+  for (const [seq, data] of unsafe) {
+    const answer = answerTo(seq);
+    sim.sendRaw(encodeFrame({ version: 3, msgType: MsgType.REQUEST, seq }, Buffer.from(`{"message":"snapshot_face","data":${data}}`)));
+    t.equal(await answer, 104, data);
+  }
   await bridgeEvent(r, 'protocol_error', 'unsafe_key');
+  await bridgeEvent(r, 'protocol_error', 'unsafe_key');
+  t.equal(await r.protocolErrors('unsafe_key'), 2);
+  const noName = answerTo(4245);
+  sim.sendRaw(encodeFrame({ version: 3, msgType: MsgType.REQUEST, seq: 4245 }, Buffer.from('{"data":{}}')));
+  t.equal(await noName, 104, 'a body without a message name');
+  await bridgeEvent(r, 'protocol_error', 'bad_message');
+  sim.notify('not/a/level', { x: 1 });
+  t.match(await bridgeEvent(r, 'protocol_error', 'bad_message'), { deviceId: 'SN0010' }, 'a notification whose name cannot be a topic level');
+  t.equal(await r.protocolErrors('bad_message'), 2);
+  t.equal(r.inbox.unread(r.topic('SN0010', 'event/snapshot_face')), 0, 'nothing was published');
+  t.equal((await r.command('SN0010', 'open_door', {})).ok, true, 'the connection still carries commands');
 });
 
-t.test('bad magic, unknown type and oversize close the connection', async (t) => {
+t.test('bad magic, unknown type and oversize close the connection; other devices go on', async (t) => {
   const r = await rig(t);
+  const bystander = r.device('SN-BYSTANDER');
+  await bystander.start();
   const cases: Array<[string, Buffer]> = [
     ['bad_magic', Buffer.from('GET / HTTP/1.1\r\n\r\n')],
     ['unknown_type', (() => {
@@ -251,6 +139,7 @@ t.test('bad magic, unknown type and oversize close the connection', async (t) =>
     sim.sendRaw(bytes);
     await within(sim.closed, `${reason}: closed`);
     await bridgeEvent(r, 'protocol_error', reason);
+    t.equal(await r.protocolErrors(reason), 1, `${reason} counted in gate2mqtt_protocol_errors_total`);
   }
   const online = r.device('SN0011');
   await online.start();
@@ -259,6 +148,38 @@ t.test('bad magic, unknown type and oversize close the connection', async (t) =>
   online.sendRaw(Buffer.from('junk'));
   await within(online.closed, 'closed after junk');
   t.equal((await r.inbox.take(r.topic('SN0011', 'availability'), (p) => p.toString() === 'offline')).payload.toString(), 'offline');
+  t.match(await bridgeEvent(r, 'device_disconnected', 'protocol_error'), { deviceId: 'SN0011' });
+  t.equal(bystander.connected, true, 'the bystander kept its connection');
+  t.equal((await bystander.syncTime()).result, 0, 'and is still served');
+  t.equal((await r.command('SN-BYSTANDER', 'open_door', {})).ok, true, 'and still takes commands');
+});
+
+t.test('frame limits are configurable, before and after login', async (t) => {
+  const r = await rig(t, { maxFrameBytesBeforeLogin: 2048, maxFrameBytes: 8192 });
+  const early = r.device('SN-EARLY', { type: 'T'.repeat(2048) });
+  await early.connect();
+  await t.rejects(early.register(), /connection closed/, 'a register above 2 KiB is not read');
+  await bridgeEvent(r, 'protocol_error', 'oversize');
+  const sim = r.device('SN-LIMIT');
+  await sim.start();
+  t.equal((await sim.request('device_call_result', { callNo: '1', callRequestId: 'x', pad: 'p'.repeat(7000) })).result, 0, 'after login 7 KiB is fine');
+  const refused = sim.request('device_call_result', { callNo: '1', callRequestId: 'y', pad: 'p'.repeat(8200) });
+  await t.rejects(refused, /connection closed/, 'above 8 KiB the connection is closed');
+  t.match(await bridgeEvent(r, 'protocol_error', 'oversize'), { deviceId: 'SN-LIMIT' });
+  t.equal(await r.protocolErrors('oversize'), 2);
+});
+
+t.test('an identity that is not a topic level is refused with 104', async (t) => {
+  const r = await rig(t);
+  for (const serial of ['a/b', 'x+y', 'z#']) {
+    const sim = r.device(serial, { secret: SECRET });
+    await sim.connect();
+    t.equal((await sim.register()).result, 104, `register ${serial}`);
+    t.equal((await sim.login()).result, 104, `login ${serial}`);
+    t.equal(sim.connected, true, 'the connection stays: the framing is intact');
+  }
+  await bridgeEvent(r, 'protocol_error', 'bad_identity');
+  t.equal(await r.protocolErrors('bad_identity'), 6);
 });
 
 t.test('logout (request or notification): answered, offline, closed', async (t) => {
@@ -282,69 +203,17 @@ t.test('a second connection of the same device replaces the first', async (t) =>
   const second = r.device('SN0014');
   await second.start();
   await within(first.closed, 'the first connection closed');
-  await bridgeEvent(r, 'device_disconnected', 'replaced');
+  t.match(await bridgeEvent(r, 'device_disconnected', 'replaced'), { deviceId: 'SN0014', remote: `127.0.0.1:${String(first.localPort)}` });
   t.equal((await second.syncTime()).result, 0);
   const reply = await r.command('SN0014', 'open_door', {});
   t.equal(reply.ok, true, 'commands reach the new connection');
-});
-
-t.test('commands: replies, media, versions, errors', async (t) => {
-  const r = await rig(t);
-  const sim = r.device('SN0015', { headerVersion: 2 });
-  await sim.start();
-  t.match(await r.command('SN0015', 'open_door', {}), { ok: true, code: 0, message: 'Success', data: {}, error: null });
-  const picture = await r.command('SN0015', 'snapshot_picture', { data: { timeoutSeconds: 5 } });
-  t.match(picture, { ok: true, data: { image: TINY_JPEG_BASE64 } });
-  t.same((await r.inbox.take(r.topic('SN0015', 'media/image'))).payload, Buffer.from(TINY_JPEG_BASE64, 'base64'));
-  const configs = await r.command('SN0015', 'get_configs', { data: { groupKey: ['version', 'audioctl'] } });
-  t.match(configs, { ok: true, data: { items: [{ groupKey: 'version' }, { groupKey: 'audioctl', level: 3 }], RspMsg: 'get_configs' } });
-  t.match(await r.command('SN0015', 'config_system', { data: { audioctl: { level: 9 } } }), { ok: true, data: { RspMsg: 'set_audioctl' } });
-  const plain = await sim.nextCommand('open_door');
-  t.equal(plain.version, 2, 'the device version');
-  await r.command('SN0015', 'add_person_face', {
-    data: { personId: '1', personCode: '1', name: 'a', type: 1, passNum: 1, passMonday: true, passTuesday: true, passWednesday: true, passThursday: true, passFriday: true, passSaturday: true, passSunday: true, faces: [], extPassRule: {} },
-  });
-  t.equal((await sim.nextCommand('add_person_face')).version, 3, 'raised to 3 for add_person_face');
-  await r.command('SN0015', 'config_device_pass_rule', { data: { weekly: { mon: { mode: 1 } } } });
-  t.equal((await sim.nextCommand('config_device_pass_rule')).version, 4, 'raised to 4 for config_device_pass_rule');
-  await r.command('SN0015', 'online_openDoor', { data: { online: 1, mode: 1 } });
-  t.equal((await sim.nextCommand('online_open_door')).message, 'online_open_door', 'the alias sends the example spelling');
-  sim.answerWith('add_face', { result: 102, desc: 'person 9 not found' });
-  const failed = await r.command('SN0015', 'add_face', { data: { personId: '9', faceId: 'f', image: TINY_JPEG_BASE64 } });
-  t.match(failed, { ok: false, code: 102, message: 'Object does not exist (对象不存在): person 9 not found', error: { type: 'device' } });
-  sim.answerWith('open_door', { result: 109, desc: 'Success', data: { waitSeconds: 3 } });
-  t.match(await r.command('SN0015', 'open_door', {}), { ok: false, code: 109, data: { waitSeconds: 3 }, error: { type: 'device' } });
-  t.match(await r.command('SN0015', 'open_door', { data: { x: 1 }, timeoutMs: 0 }), { ok: false, error: { type: 'invalid' } });
-  t.match(await r.command('SN0015', 'delete_person', { data: { idSet: [] } }), { ok: false, error: { type: 'invalid' } });
-  t.match(await r.command('SN0015', 'no_such', {}), { ok: false, error: { type: 'unsupported' } });
-  t.match(await r.command('NOBODY', 'open_door', {}), { ok: false, error: { type: 'offline' } });
-});
-
-t.test('an unanswered command is resent with the same seq, then the connection is closed', async (t) => {
-  const r = await rig(t, { resendAfterMs: 150 });
-  const sim = r.device('SN0016');
-  await sim.start();
-  sim.answerWith('device_restart', 'silent');
-  const reply = r.command('SN0016', 'device_restart', { timeoutMs: 20000 });
-  const original = await sim.nextCommand('device_restart');
-  for (let i = 1; i <= 3; i++) {
-    const resent = await sim.nextCommand('device_restart');
-    t.equal(resent.seq, original.seq, `resend ${i} keeps the seq`);
-  }
-  await within(sim.closed, 'closed after three unanswered resends');
-  t.match(await reply, { ok: false, error: { type: 'timeout' } });
-  t.equal(sim.stats.commands, 4);
-});
-
-t.test('seq numbers increase from a random start', async (t) => {
-  const r = await rig(t);
-  const sim = r.device('SN0018');
-  await sim.start();
-  await r.command('SN0018', 'open_door', {});
-  await r.command('SN0018', 'open_door', {});
-  const a = await sim.nextCommand('open_door');
-  const b = await sim.nextCommand('open_door');
-  t.equal(b.seq, (a.seq + 1) >>> 0);
+  t.equal(second.stats.commands, 1, 'and only the new connection');
+  const availability = r.topic('SN0014', 'availability');
+  await r.inbox.take(availability, (p) => p.toString() === 'online');
+  await r.inbox.take(availability, (p) => p.toString() === 'online');
+  t.equal(r.inbox.unread(availability), 0, 'no offline in between: the device never went away');
+  const info = await r.inbox.json(r.topic('SN0014', 'info'), (i) => i.remote === `127.0.0.1:${String(second.localPort)}`);
+  t.match(info, { serial: 'SN0014' }, 'info names the new connection');
 });
 
 t.test('allow list: serials or MACs', async (t) => {
@@ -360,19 +229,33 @@ t.test('allow list: serials or MACs', async (t) => {
 });
 
 t.test('no login within loginTimeoutMs closes the connection', async (t) => {
-  const r = await rig(t, { loginTimeoutMs: 150 });
+  const r = await rig(t, { loginTimeoutMs: 1000 });
+  const prompt = r.device('SN0018');
+  await prompt.start();
   const sim = r.device('SN0019');
   await sim.connect();
+  await sim.heartbeat();
   await within(sim.closed, 'closed for want of a login');
-  await bridgeEvent(r, 'auth_failed', 'login_timeout');
+  t.match(await bridgeEvent(r, 'auth_failed', 'login_timeout'), { remote: `127.0.0.1:${String(sim.localPort)}` });
+  t.equal(prompt.connected, true, 'a device that logged in in time stays');
 });
 
-t.test('silence for three heartbeat periods means offline', async (t) => {
+t.test('heartbeats are answered and keep a device online; silence for three periods means offline', async (t) => {
   const r = await rig(t, { heartbeatS: 1 });
+  const beating = r.device('SN0017');
+  await beating.start();
+  const answer = await beating.heartbeat();
+  t.match(answer, { msgType: MsgType.HEARTBEAT, version: 3, seq: 0 }, 'answered with a heartbeat');
+  t.equal(answer.body.length, 0, 'with an empty body');
+  beating.startHeartbeats(250);
+  // Logged in after the beating one, so without its heartbeats the beating one would go first.
   const sim = r.device('SN0020');
   await sim.start();
   await within(sim.closed, 'closed after 3 s of silence', 8000);
   t.match(await bridgeEvent(r, 'device_disconnected', 'timeout'), { deviceId: 'SN0020' });
+  await r.inbox.take(r.topic('SN0020', 'availability'), (p) => p.toString() === 'offline');
+  t.equal(beating.connected, true, 'the heartbeating device is still connected');
+  t.equal((await beating.syncTime()).result, 0, 'and served');
 });
 
 t.test('clock skew is refused when maxClockSkewS is set', async (t) => {
@@ -382,22 +265,11 @@ t.test('clock skew is refused when maxClockSkewS is set', async (t) => {
   t.equal((await late.register()).result, 104);
   await bridgeEvent(r, 'auth_failed', 'clock_skew');
   const fine = r.device('SN0022', { clockOffsetS: 30 });
-  await fine.start();
+  await fine.connect();
+  t.equal((await fine.register()).result, 0, 'within the window');
+  t.equal((await fine.login()).result, 0);
+  const lateLogin = r.device('SN0022', { clockOffsetS: 3600, secret: SECRET });
+  await lateLogin.connect();
+  t.equal((await lateLogin.login()).result, 104, 'a login outside the window');
 });
 
-t.test('a message the broker cannot take is answered -1', async (t) => {
-  const { EmbeddedBroker } = await import('../../src/broker.js');
-  const { pino } = await import('pino');
-  const broker = new EmbeddedBroker({ host: '127.0.0.1', port: 0, wsEnabled: false, wsPort: 0, logger: pino({ level: 'silent' }) });
-  const { mqtt: url } = await broker.start();
-  let brokerUp = true;
-  t.teardown(() => (brokerUp ? broker.stop() : undefined));
-  const r = await rig(t, {}, { mqtt: { url, publishTimeoutMs: 500, reconnectPeriodMs: 100 } });
-  const sim = r.device('SN0030');
-  await sim.start();
-  await r.inbox.take(r.topic('SN0030', 'availability'), (p) => p.toString() === 'online');
-  brokerUp = false;
-  await broker.stop();
-  const refused = await sim.snapshotFace();
-  t.equal(refused.result, -1, 'the device gets the protocol failure and retries by itself');
-});

@@ -4,7 +4,7 @@ import { decodeMessage, decodeResponse } from '../../adapters/qyzn/body.js';
 import { MsgType } from '../../adapters/qyzn/constants.js';
 import { encodeFrame, encodeHeartbeat, encodeMessage, encodeResponse, unixSeconds } from '../../adapters/qyzn/encoder.js';
 import { FrameParser } from '../../adapters/qyzn/parser.js';
-import { GOLDEN_DATA, GOLDEN_REGISTER } from './fixtures.js';
+import { GOLDEN_DATA, GOLDEN_REGISTER } from './fixtures/frames.js';
 
 const parseOne = (bytes: Buffer) => {
   const { frames, error } = new FrameParser({ maxBodyBytes: 1 << 20 }).push(bytes);

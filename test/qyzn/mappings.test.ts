@@ -1,7 +1,12 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
+import { load as loadYaml } from 'js-yaml';
 import { CONFIG_GROUPS, READ_ONLY_GROUPS, isMessageName, MESSAGES, messagesTowards } from '../../adapters/qyzn/constants.js';
+import { loadConfig } from '../../src/config.js';
 import { Mappings } from '../../src/mappings.js';
-import { SEED_COMMAND_EXAMPLES } from './seed-examples.js';
+import { ROOT } from '../../src/paths.js';
+import { SEED_COMMAND_EXAMPLES } from './fixtures/seed-examples.js';
 
 const mappings = new Mappings('qyzn');
 
@@ -77,4 +82,34 @@ t.test('versions.json and media.json name seed messages', async (t) => {
   for (const name of Object.keys(media.commands)) t.equal(isMessageName(name) && MESSAGES[name].direction, 'platform_to_device', name);
   t.same(media.uplink.snapshot_face, ['snapPic', 'comparePic']);
   t.same(media.commands.snapshot_picture, ['image']);
+});
+
+t.test('docs/qyzn.md: a valid, pasteable example for every command, alias and config_system group', async (t) => {
+  const page = readFileSync(join(ROOT, 'docs', 'qyzn.md'), 'utf8');
+  const examples = [...page.matchAll(/^mosquitto_pub .*-t "\$T\/(\w+)" -m '(.+)'$/gm)].map((m) => ({ name: m[1] ?? '', body: JSON.parse(m[2] ?? '') as { data?: unknown } }));
+  for (const { name, body } of examples) t.equal(errors(name, body.data ?? {}), '', `the ${name} example validates`);
+  t.same([...new Set(examples.map((e) => e.name))].sort(), mappings.commandNames().sort(), 'every command and alias has one');
+  const settable = CONFIG_GROUPS.filter((g) => !READ_ONLY_GROUPS.includes(g));
+  const set = examples.filter((e) => e.name === 'config_system').flatMap((e) => Object.keys(e.body.data as object));
+  t.same([...new Set(set)].sort(), [...settable].sort(), 'every config_system group has one');
+  const read = examples.filter((e) => e.name === 'get_configs').flatMap((e) => (e.body.data as { groupKey: string[] }).groupKey);
+  t.same([...new Set(read)].sort(), [...CONFIG_GROUPS].sort(), 'every get_configs group is shown');
+  const replies = [...page.matchAll(/-t "\$D\/(\w+)\/reply" -m '(.+)'$/gm)].map((m) => m[1]);
+  t.same([...new Set(replies)].sort(), ['device_call_param', 'device_sync_person', 'qrcode_data', 'snapshot_face'], 'every platform request has a reply example');
+  for (const option of ['enabled', 'host', 'port', 'secret', 'maxFrameBytesBeforeLogin', 'maxFrameBytes', 'loginTimeoutMs', 'heartbeatS', 'resendAfterMs', 'maxClockSkewS', 'allowList', 'answers']) {
+    t.match(page, new RegExp(`\\n  ${option}:`), `the YAML example sets qyzn.${option}`);
+  }
+});
+
+t.test('docs/qyzn.md: the configuration examples load as they are', async (t) => {
+  const page = readFileSync(join(ROOT, 'docs', 'qyzn.md'), 'utf8');
+  const yamlBlock = /```yaml\n(qyzn:[\s\S]*?)```/.exec(page)?.[1] ?? '';
+  const fromFile = loadConfig({ env: {}, args: [], overrides: loadYaml(yamlBlock) as object }).config.qyzn;
+  t.match(fromFile, { secret: 'change-me', allowList: ['0c16d06a45914b758ca226ef325422a3', '8C:EC:4B:91:04:0C'], answers: { device_call_param: { mode: 'mqtt' } } });
+  const shell = /```sh\n(GATE2MQTT_QYZN_ENABLED[\s\S]*?) npm start\n/.exec(page)?.[1] ?? '';
+  const env = Object.fromEntries([...shell.matchAll(/(GATE2MQTT_\w+)=(\S+)/g)].map((m) => [m[1], m[2]]));
+  t.equal(Object.keys(env).length, 11, 'every variable');
+  const fromEnv = loadConfig({ env, args: [] }).config.qyzn;
+  t.match(fromEnv, { port: 9000, maxClockSkewS: 300, allowList: ['0c16d06a45914b758ca226ef325422a3', '8C:EC:4B:91:04:0C'] });
+  t.equal(loadConfig({ env: {}, args: ['--qyzn-port', '9100'] }).config.qyzn.port, 9100);
 });

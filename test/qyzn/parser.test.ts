@@ -6,7 +6,7 @@ import { encodeFrame } from '../../adapters/qyzn/encoder.js';
 import { FrameParser, type Frame } from '../../adapters/qyzn/parser.js';
 import { registerSign, signMatches } from '../../adapters/qyzn/sign.js';
 import { ProtocolError } from '../../src/errors.js';
-import { GOLDEN_DATA, GOLDEN_REGISTER, frameBytes, request, splitAt } from './fixtures.js';
+import { GOLDEN_DATA, GOLDEN_REGISTER, frameBytes, request, splitAt } from './fixtures/frames.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

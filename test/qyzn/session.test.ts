@@ -9,7 +9,7 @@ const deviceClock = (at: Date, zone: string): string => formatWall(at, zone, 'yy
 import { derivePassword, loginSign, registerSign } from '../../adapters/qyzn/sign.js';
 import { loadTables, MediaFields, Versions } from '../../adapters/qyzn/tables.js';
 import { Mappings } from '../../src/mappings.js';
-import { GOLDEN_DATA } from './fixtures.js';
+import { GOLDEN_DATA } from './fixtures/frames.js';
 
 const NOW = 1_564_535_879_000;
 const options = (more: Partial<AuthOptions> = {}): AuthOptions => ({ secret: 'k', maxClockSkewS: 0, allow: new AllowList([]), now: () => NOW, ...more });

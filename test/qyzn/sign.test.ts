@@ -1,7 +1,7 @@
 import t from 'tap';
 import { SIGN_MAGIC } from '../../adapters/qyzn/constants.js';
 import { deriveUuid, derivePassword, loginSign, registerSign, signMatches } from '../../adapters/qyzn/sign.js';
-import { GOLDEN_DATA } from './fixtures.js';
+import { GOLDEN_DATA } from './fixtures/frames.js';
 
 t.test('the seed register frame (1.4) carries a valid sign', async (t) => {
   const { serial, mac, timestamp, sign } = GOLDEN_DATA;

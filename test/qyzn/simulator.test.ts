@@ -11,7 +11,7 @@ import { derivePassword, loginSign, registerSign, signMatches } from '../../adap
 import { QyznSimulator, TINY_JPEG_BASE64, type SimulatorOptions } from '../../adapters/qyzn/simulator.js';
 import type { JsonObject } from '../../src/adapter.js';
 import type { Teardown } from '../helpers/harness.js';
-import { SEED_COMMAND_EXAMPLES } from './seed-examples.js';
+import { SEED_COMMAND_EXAMPLES } from './fixtures/seed-examples.js';
 
 const SECRET = 's3cret';
 
