@@ -183,6 +183,11 @@ export class GantryAdapter implements Adapter {
     this.whitelists.set(gantryId, parseWhitelist(value));
   }
 
+  /** The whitelist held for a gantry, if any (what its next queryAndGetCardInfo is answered from). */
+  whitelist(gantryId: string): Readonly<Whitelist> | undefined {
+    return this.whitelists.get(gantryId);
+  }
+
   private override(gantryId: string): GantryOverride | undefined {
     return Object.hasOwn(this.context.config.gantries, gantryId) ? this.context.config.gantries[gantryId] : undefined;
   }
@@ -221,9 +226,10 @@ export class GantryAdapter implements Adapter {
     if (!result.ok) {
       this.context.metrics.messageIn('unknown');
       const where = result.gantryId === undefined ? { remote } : { deviceId: result.gantryId, remote };
+      // Every refusal is reported, 1005 included: it costs the sender a whole request, as a bad
+      // MD5 does, so bridge/event grows no faster than the refused traffic itself.
       if (result.code === Code.NO_RIGHT) this.context.events.authFailed(result.detail, where);
-      // A rate-limited gantry is not broken; reporting each refusal would flood bridge/event.
-      else if (result.code !== Code.TOO_FREQUENT) this.context.events.protocolError(result.reason, where);
+      else this.context.events.protocolError(result.reason, where);
       this.context.logger.debug({ ...where, code: result.code, reason: result.reason }, result.detail);
       return this.send(reply, result.code);
     }
@@ -375,15 +381,22 @@ export class GantryAdapter implements Adapter {
       const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : String(err);
       throw new CommandError('offline', `gantry ${deviceId} cannot be reached at ${url}: ${cause}`);
     }
+    const where = { deviceId, remote: new URL(url).host };
     const body = await readLimited(res, this.context.config.maxAnswerBytes);
     if (body === undefined) {
+      this.context.events.protocolError('oversize', where);
       return { ok: false, code: null, message: `answer larger than gantry.maxAnswerBytes (${this.context.config.maxAnswerBytes})`, data: null };
     }
-    return decodeControlAnswer(
+    const { problem, ...answer } = decodeControlAnswer(
       name,
       { status: res.status, header: (h) => res.headers.get(h) ?? undefined, body },
       { typer, auth, mediaTopic: this.context.mediaTopic(deviceId, name) },
     );
+    // A gantry's own error code (1007, 1009) is an answer; an answer that breaks the protocol is
+    // bad input like a bad upload, and is reported the same way besides the `device` reply.
+    if (problem === 'bad_auth') this.context.events.authFailed(answer.message ?? problem, where);
+    else if (problem !== undefined) this.context.events.protocolError(problem, where);
+    return answer;
   }
 }
 

@@ -331,28 +331,33 @@ function numericCode(code: unknown): number | string | null {
   return /^\d+$/.test(t) ? Number(t) : t;
 }
 
+/** A control answer, and when the gantry broke the protocol in it (rather than answering an error
+ *  code of its own), the reason to report on `bridge/event`. */
+export type DecodedAnswer = CommandAnswer & { problem?: string };
+
 /** Maps a device's answer to a command onto CommandAnswer; `mediaTopic` names where file bytes go. */
 export function decodeControlAnswer(
   method: string,
   res: ControlResponse,
   options: { typer: FieldTyper; auth: string; mediaTopic: string },
-): CommandAnswer {
+): DecodedAnswer {
   if (looksJson(res)) {
     let parsed: unknown;
     try {
       parsed = trimKeys(parseJson(res.body.toString('utf8')));
     } catch (err) {
-      return { ok: false, code: null, message: `unreadable JSON answer: ${err instanceof Error ? err.message : String(err)}`, data: null };
+      const problem = err instanceof UnsafeKeyError ? 'unsafe_key' : 'bad_json';
+      return { ok: false, code: null, message: `unreadable JSON answer: ${err instanceof Error ? err.message : String(err)}`, data: null, problem };
     }
-    if (!isObject(parsed)) return { ok: false, code: null, message: 'the answer is not a JSON object', data: null };
+    if (!isObject(parsed)) return { ok: false, code: null, message: 'the answer is not a JSON object', data: null, problem: 'bad_json' };
     const { code, msg, ...rest } = parsed;
     const typed = options.typer.commandAnswer(method, rest);
     const data = Object.keys(typed.data).length > 0 ? typed.data : null;
     const message = typeof msg === 'string' ? msg : null;
-    if (code === undefined) return { ok: false, code: null, message: message ?? `HTTP ${res.status} answer without a code`, data };
+    if (code === undefined) return { ok: false, code: null, message: message ?? `HTTP ${res.status} answer without a code`, data, problem: 'missing_fields' };
     return { ok: String(code).trim() === Code.OK, code: numericCode(code), message, data };
   }
-  if (res.status < 200 || res.status >= 300) return { ok: false, code: null, message: `HTTP ${res.status}`, data: null };
+  if (res.status < 200 || res.status >= 300) return { ok: false, code: null, message: `HTTP ${res.status}`, data: null, problem: 'bad_answer' };
   const md5 = md5Hex(res.body);
   const file = {
     filename: attachmentFilename(res.header('content-disposition')) ?? `${method}.bin`,
@@ -361,13 +366,13 @@ export function decodeControlAnswer(
     md5,
   };
   const sentMd5 = res.header(HEADER_MD5);
-  if (sentMd5 === undefined) return { ok: false, code: null, message: `file answer without ${HEADER_MD5}`, data: file };
+  if (sentMd5 === undefined) return { ok: false, code: null, message: `file answer without ${HEADER_MD5}`, data: file, problem: 'missing_md5' };
   if (!md5Matches(res.body, sentMd5)) {
-    return { ok: false, code: null, message: `${HEADER_MD5} ${sentMd5} does not match the file (${md5})`, data: file };
+    return { ok: false, code: null, message: `${HEADER_MD5} ${sentMd5} does not match the file (${md5})`, data: file, problem: 'bad_md5' };
   }
   const sentAuth = res.header(HEADER_AUTH);
   if (sentAuth !== undefined && !secretMatches(options.auth, sentAuth)) {
-    return { ok: false, code: null, message: `${HEADER_AUTH} of the file answer is wrong`, data: file };
+    return { ok: false, code: null, message: `${HEADER_AUTH} of the file answer is wrong`, data: file, problem: 'bad_auth' };
   }
   return {
     ok: true,

@@ -1,4 +1,5 @@
 // node --import tsx adapters/gantry/simulator-cli.ts --url http://127.0.0.1:8080/monitor.do --gantries 3 --interval 10 --control-port 3699
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GantrySimulator, type Edition, type ImageMode } from './simulator.js';
 
@@ -10,7 +11,8 @@ values, and answers POST /remotecontrol.do (computerControl, cabinetControl cmd 
 getCabinetImageVedio with a JPEG file) on --control-port for all of them.
 
 Options:
-  --url URL            upload address          (default http://127.0.0.1:8080/monitor.do)
+  --url URL            upload address          (default http://127.0.0.1:8080/monitor.do; https:// too)
+  --ca FILE            CA certificate (PEM) to trust for an https:// upload address
   --gantries N         number of gantries      (default 3)
   --interval S         seconds between uploads (default 300, as the seeds say; 0: one round, then serve commands)
   --control-port P     control server port     (default 3699; 0 picks a free port)
@@ -36,6 +38,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       url: { type: 'string' },
+      ca: { type: 'string' },
       gantries: { type: 'string' },
       interval: { type: 'string' },
       'control-port': { type: 'string' },
@@ -61,6 +64,7 @@ async function main(): Promise<void> {
   const intervalS = number(values.interval, 'interval', 300);
   const sim = new GantrySimulator({
     url: values.url ?? 'http://127.0.0.1:8080/monitor.do',
+    ...(values.ca ? { ca: readFileSync(values.ca) } : {}),
     gantries: number(values.gantries, 'gantries', 3),
     intervalS,
     controlPort: number(values['control-port'], 'control-port', 3699),

@@ -5,7 +5,8 @@
 import { formatWall } from '../../src/clock.js';
 import { createHash } from 'node:crypto';
 import { EventEmitter, once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 type Json = Record<string, unknown>;
@@ -32,8 +33,10 @@ const MESSAGES: Record<string, string> = {
 };
 
 export interface SimulatorOptions {
-  /** Upload URL (`http://host:port/monitor.do`); without it the simulator only answers commands. */
+  /** Upload URL (`http://host:port/monitor.do` or `https://...`); without it the simulator only answers commands. */
   url?: string;
+  /** CA certificate (PEM) to trust for an https:// upload URL, e.g. a gateway's self-signed one. */
+  ca?: Buffer | string;
   /** How many gantries, or their ids. Default 1. */
   gantries?: number | string[];
   /** Which edition each gantry speaks; `both` alternates. Default `both`. */
@@ -67,10 +70,16 @@ export interface SimGantry {
   intervalS: number;
   server: string;
   frontDoorOpen: boolean;
+  backDoorOpen: boolean;
   defendMode: '0' | '1';
   powerMode: string;
   airOn: boolean;
   batteryTesting: boolean;
+  rectifierOn: boolean;
+  /** cmd 4 set points, as sent. */
+  airSetPoints: { refrigeration?: string; heating?: string };
+  /** cmd 1 reboots through the relay, with the relay's address. */
+  reboots: { ip?: string; port?: string }[];
   cards: Json[];
 }
 
@@ -139,12 +148,15 @@ export class GantrySimulator extends EventEmitter {
   imageMode: ImageMode = 'file';
   /** When set, every control request is answered with this code (e.g. 1007). */
   forcedCode: string | undefined;
-  private readonly options: Required<Omit<SimulatorOptions, 'url' | 'controlPort' | 'gantries' | 'edition'>> & SimulatorOptions;
+  private readonly options: Required<Omit<SimulatorOptions, 'url' | 'ca' | 'controlPort' | 'gantries' | 'edition'>> & SimulatorOptions;
   private readonly random: () => number;
   private server: Server | undefined;
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly pending = new Set<Promise<unknown>>();
   private stopped = false;
+  // Own agents, so that stop() can end the keep-alive connections the uploads left open.
+  private readonly httpAgent = new HttpAgent({ keepAlive: true });
+  private httpsAgent: HttpsAgent;
 
   constructor(options: SimulatorOptions = {}) {
     super();
@@ -160,6 +172,7 @@ export class GantrySimulator extends EventEmitter {
       ...options,
     };
     this.random = prng(this.options.seed);
+    this.httpsAgent = new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) });
     const ids = Array.isArray(options.gantries) ? options.gantries : defaultGantryIds(options.gantries ?? 1);
     const edition = options.edition ?? 'both';
     this.gantries = ids.map((gantryId, i): SimGantry => {
@@ -176,13 +189,28 @@ export class GantrySimulator extends EventEmitter {
         intervalS: this.options.intervalS,
         server: options.url ?? '',
         frontDoorOpen: false,
+        backDoorOpen: false,
         defendMode: '1',
         powerMode: '0',
         airOn: true,
         batteryTesting: false,
+        rectifierOn: true,
+        airSetPoints: {},
+        reboots: [],
         cards: [],
       };
     });
+  }
+
+  /** Where the gantries upload from now on (a platform started after the simulator, say). */
+  setUploadUrl(url: string, ca?: Buffer | string): void {
+    this.options.url = url;
+    if (ca !== undefined) {
+      this.options.ca = ca;
+      this.httpsAgent.destroy();
+      this.httpsAgent = new HttpsAgent({ keepAlive: true, ca });
+    }
+    for (const g of this.gantries) if (g.server === '') g.server = url;
   }
 
   gantry(gantryId: string): SimGantry {
@@ -215,6 +243,8 @@ export class GantrySimulator extends EventEmitter {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await Promise.allSettled([...this.pending]);
+    this.httpAgent.destroy();
+    this.httpsAgent.destroy();
     if (this.server) {
       const server = this.server;
       this.server = undefined;
@@ -235,11 +265,18 @@ export class GantrySimulator extends EventEmitter {
     return (this.server.address() as AddressInfo).port;
   }
 
-  /** Resolves with the next event of that name matching `filter` (no sleeps in tests). */
-  next<T>(event: 'upload' | 'control', filter: (value: T) => boolean = () => true): Promise<T> {
-    return new Promise((resolve) => {
+  /** Resolves with the next event of that name matching `filter`, or rejects after `deadlineMs`:
+   *  tests wait for what happens, never sleep, and never hang on what does not. */
+  next<T>(event: 'upload' | 'control', filter: (value: T) => boolean = () => true, deadlineMs = 10_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.off(event, listener);
+        reject(new Error(`deadline: no matching ${event} within ${deadlineMs} ms`));
+      }, deadlineMs);
+      timer.unref();
       const listener = (value: T): void => {
         if (!filter(value)) return;
+        clearTimeout(timer);
         this.off(event, listener);
         resolve(value);
       };
@@ -326,14 +363,14 @@ export class GantrySimulator extends EventEmitter {
       frontDoorUnlockCardId: 'NoData',
       frontDoorOpenIllegally: '0',
       frontDoorChangeTime: this.deviceTime(g.frontDoorOpen ? 1000 : 3_600_000),
-      backDoorClosed: '1',
-      backDoorLocked: '1',
-      backDoorUnlockType: '0',
+      backDoorClosed: g.backDoorOpen ? '0' : '1',
+      backDoorLocked: g.backDoorOpen ? '0' : '1',
+      backDoorUnlockType: g.backDoorOpen ? '2' : '0',
       backDoorUnlockCardId: 'NoData',
       backDoorOpenIllegally: '0',
-      backDoorChangeTime: this.deviceTime(86_400_000),
+      backDoorChangeTime: this.deviceTime(g.backDoorOpen ? 1000 : 86_400_000),
     };
-    if (!g.frontDoorOpen && this.chance(this.options.alarmRate)) {
+    if (!g.frontDoorOpen && !g.backDoorOpen && this.chance(this.options.alarmRate)) {
       Object.assign(doors, { backDoorClosed: '0', backDoorUnlockType: '1', backDoorUnlockCardId: '1234567', backDoorChangeTime: this.deviceTime(5000) });
     }
     const water = this.chance(this.options.alarmRate / 2);
@@ -354,16 +391,18 @@ export class GantrySimulator extends EventEmitter {
         },
       ],
       rectifier: [
-        {
-          id: '1',
-          status: '1',
-          currentLimiting: '0',
-          outputVoltage: this.measure(53, 54.5),
-          outputCurrent: this.measure(5, 30),
-          outputPower: this.measure(0.2, 1.6),
-          // v0.37's example list is written with a space after the comma.
-          warningMsg: this.alarms(['整流模块故障', ' 输出电压欠压']),
-        },
+        g.rectifierOn
+          ? {
+              id: '1',
+              status: '1',
+              currentLimiting: '0',
+              outputVoltage: this.measure(53, 54.5),
+              outputCurrent: this.measure(5, 30),
+              outputPower: this.measure(0.2, 1.6),
+              // v0.37's example list is written with a space after the comma.
+              warningMsg: this.alarms(['整流模块故障', ' 输出电压欠压']),
+            }
+          : { id: '1', status: '1', currentLimiting: '0', outputVoltage: '0', outputCurrent: '0', outputPower: '0', warningMsg: '整流模块已关机' },
       ],
       ups: [
         {
@@ -440,8 +479,8 @@ export class GantrySimulator extends EventEmitter {
     if (sum !== null) headers['binfile-md5'] = sum;
     const auth = tamper.auth === undefined ? this.options.auth : tamper.auth;
     if (auth !== null) headers['binfile-auth'] = auth;
-    const res = await fetch(url, { method: 'POST', headers, body: text });
-    const answerText = await res.text();
+    const res = await this.post(url, headers, text);
+    const answerText = res.text;
     let answer: Json = {};
     try {
       answer = JSON.parse(answerText) as Json;
@@ -455,6 +494,27 @@ export class GantrySimulator extends EventEmitter {
     const result: UploadResult = { gantryId, method, status: res.status, answer, answerText, body, text, headers };
     this.emit('upload', result);
     return result;
+  }
+
+  /** node:http(s) rather than fetch: fetch cannot be told to trust a self-signed gateway. */
+  private post(url: string, headers: Record<string, string>, text: string): Promise<{ status: number; text: string }> {
+    const target = new URL(url);
+    const body = Buffer.from(text, 'utf8');
+    const options = { method: 'POST', headers: { ...headers, 'content-length': String(body.length) } };
+    return new Promise((resolve, reject) => {
+      const onResponse = (res: IncomingMessage): void => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', reject);
+      };
+      const req =
+        target.protocol === 'https:'
+          ? httpsRequest(target, { ...options, agent: this.httpsAgent }, onResponse)
+          : httpRequest(target, { ...options, agent: this.httpAgent }, onResponse);
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   // ---- control server ----
@@ -564,17 +624,29 @@ function settings(g: SimGantry, data: Json, uploadNext: UploadMethod): ControlOu
 }
 
 /** What a cabinet does for each cmd; values arrive as strings, as the seeds send them. */
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
 const CABINET_CMDS: Record<string, (sim: GantrySimulator, g: SimGantry, data: Json) => ControlOutcome> = {
-  '1': () => ok(),
+  '1': (_s, g, d) => {
+    g.reboots.push({ ...(text(d.rebootIp) ? { ip: text(d.rebootIp) } : {}), ...(text(d.rebootPort) ? { port: text(d.rebootPort) } : {}) });
+    return ok();
+  },
   '2': (_s, g, d) => {
     if (d.unlockDoorId === '1') g.frontDoorOpen = true;
+    if (d.unlockDoorId === '2') g.backDoorOpen = true;
     return ok('cabinetStatusUpdate');
   },
   '3': (_s, g, d) => {
     g.airOn = d.airOperate === '1';
     return ok();
   },
-  '4': () => ok(),
+  '4': (_s, g, d) => {
+    const refrigeration = text(d.autoRefrigerationTemp);
+    const heating = text(d.autoHeatingTemp);
+    if (refrigeration !== undefined) g.airSetPoints.refrigeration = refrigeration;
+    if (heating !== undefined) g.airSetPoints.heating = heating;
+    return ok();
+  },
   '5': (_s, g, d) => {
     g.powerMode = typeof d.mode === 'string' ? d.mode : '0';
     return ok();
@@ -587,7 +659,10 @@ const CABINET_CMDS: Record<string, (sim: GantrySimulator, g: SimGantry, data: Js
     g.cards = Array.isArray(d.cardInfos) ? (d.cardInfos as Json[]) : [];
     return ok();
   },
-  '8': () => ok(),
+  '8': (_s, g, d) => {
+    g.rectifierOn = d.onOff !== '0';
+    return ok();
+  },
   '9': (_s, g, d) => {
     g.batteryTesting = d.testStartStop === '1';
     return ok();

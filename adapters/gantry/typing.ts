@@ -92,7 +92,10 @@ function toNumber(value: unknown, unit: string | undefined): number | undefined 
   if (typeof value !== 'string') return undefined;
   let text = value.trim();
   // Some firmware writes the unit after the value ("40℃", "99.99%"); the number is still good.
-  if (unit && text.toLowerCase().endsWith(unit.toLowerCase())) text = text.slice(0, -unit.length).trim();
+  // ℃ is one character standing for °C, and Chinese firmware writes it more often than °C.
+  const units = unit === '°C' ? ['°C', '℃'] : unit ? [unit] : [];
+  const written = units.find((u) => text.toLowerCase().endsWith(u.toLowerCase()));
+  if (written) text = text.slice(0, -written.length).trim();
   if (text.endsWith('%')) text = text.slice(0, -1).trim();
   if (!NUMERIC.test(text)) return undefined;
   const n = Number(text);

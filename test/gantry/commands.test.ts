@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Mappings } from '../../src/mappings.js';
-import { seedJson } from './fixtures.js';
+import { seedJson } from './fixtures/seeds.js';
 
 const mappings = new Mappings('gantry');
 

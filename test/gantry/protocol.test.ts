@@ -17,7 +17,7 @@ import {
   type CheckOptions,
   type ControlResponse,
 } from '../../adapters/gantry/protocol.js';
-import { seedJson, seedText } from './fixtures.js';
+import { seedJson, seedText } from './fixtures/seeds.js';
 
 const typer = new FieldTyper(new Mappings('gantry').read('fields'), 'Asia/Shanghai');
 const md5 = (b: string | Buffer): string => createHash('md5').update(b).digest('hex');
@@ -221,19 +221,21 @@ t.test('control answers map onto CommandAnswer', async (t) => {
     data: { filename: 'G1_20191103120000123.jpg', contentType: 'image/jpeg', bytes: 4, md5: md5(jpeg), media: opts.mediaTopic },
     files: { getCabinetImageVedio: jpeg },
   });
-  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-md5': md5('x') }, jpeg), opts), { ok: false, code: null, message: /does not match/, files: undefined });
-  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { 'content-type': 'image/jpeg', 'content-disposition': 'attachment;filename=a.jpg' }, jpeg), opts), { ok: false, message: /without binfile-md5/ });
-  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-auth': 'nope' }, jpeg), opts), { ok: false, message: /binfile-auth/ });
+  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-md5': md5('x') }, jpeg), opts), { ok: false, code: null, message: /does not match/, files: undefined, problem: 'bad_md5' });
+  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { 'content-type': 'image/jpeg', 'content-disposition': 'attachment;filename=a.jpg' }, jpeg), opts), { ok: false, message: /without binfile-md5/, problem: 'missing_md5' });
+  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-auth': 'nope' }, jpeg), opts), { ok: false, message: /binfile-auth/, problem: 'bad_auth' });
   t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-auth': '123456' }, jpeg), opts), { ok: true });
   t.same(
     decodeControlAnswer('getCabinetImageVedio', response(200, { 'content-type': 'image/jpeg' }, '{"code":"1009","msg":"无对应图像/视频"}'), opts),
     { ok: false, code: 1009, message: '无对应图像/视频', data: null },
     'v0.37 answers 1009 under an image Content-Type',
   );
-  t.match(decodeControlAnswer('cabinetControl', response(404, { 'content-type': 'text/html' }, '<html>no</html>'), opts), { ok: false, code: null, message: 'HTTP 404' });
-  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"code": '), opts), { ok: false, message: /unreadable JSON/ });
-  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"__proto__": {"x": 1}}'), opts), { ok: false, message: /unreadable JSON/ });
-  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"msg":"?"}'), opts), { ok: false, code: null });
+  t.match(decodeControlAnswer('cabinetControl', response(404, { 'content-type': 'text/html' }, '<html>no</html>'), opts), { ok: false, code: null, message: 'HTTP 404', problem: 'bad_answer' });
+  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"code": '), opts), { ok: false, message: /unreadable JSON/, problem: 'bad_json' });
+  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"__proto__": {"x": 1}}'), opts), { ok: false, message: /unreadable JSON/, problem: 'bad_json' });
+  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{" constructor ": {"x": 1}}'), opts), { ok: false, message: /unreadable JSON/, problem: 'unsafe_key' });
+  t.match(decodeControlAnswer('cabinetControl', response(200, json, '[1]'), opts), { ok: false, problem: 'bad_json' });
+  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"msg":"?"}'), opts), { ok: false, code: null, problem: 'missing_fields' });
   t.equal(attachmentFilename('attachment; filename="a b.jpg"'), 'a b.jpg');
   t.equal(attachmentFilename("attachment; filename*=UTF-8''%E9%97%A8.avi"), '门.avi');
   t.equal(attachmentFilename(undefined), undefined);

@@ -1,7 +1,9 @@
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer, type IncomingMessage } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type RequestListener } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { Mappings } from '../../src/mappings.js';
 import { ROOT } from '../../src/paths.js';
@@ -18,14 +20,16 @@ import {
   type Whitelist,
 } from '../../adapters/gantry/protocol.js';
 import { DOOR_JPEG, GantrySimulator, type ControlRecord, type UploadResult } from '../../adapters/gantry/simulator.js';
+import { TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
+import { within } from '../helpers/harness.js';
 
 const mappings = new Mappings('gantry');
 const typer = new FieldTyper(mappings.read('fields'), 'Asia/Shanghai');
 
 /** A platform made of the protocol module alone: checks, types and answers every upload. */
-async function platform(t: Test, whitelist?: Whitelist) {
+async function platform(t: Test, whitelist?: Whitelist, tls = false) {
   const accepted: { upload: Upload; data: Record<string, unknown>; undeclared: string[] }[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
+  const listener: RequestListener = (req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -49,11 +53,15 @@ async function platform(t: Test, whitelist?: Whitelist) {
           : undefined;
       res.end(answerBody('1000', data));
     });
-  });
+  };
+  const server = tls ? createTlsServer({ cert: readFileSync(TLS_CERT), key: readFileSync(TLS_KEY) }, listener) : createServer(listener);
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
-  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/monitor.do`, accepted };
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  return { url: `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/monitor.do`, accepted };
 }
 
 async function simulator(t: Test, options: ConstructorParameters<typeof GantrySimulator>[0]) {
@@ -186,12 +194,12 @@ t.test('commands that make a cabinet upload at once, and the interval timer', as
 
   const timed = await simulator(t, { url, gantries: 2, intervalS: 0.02, controlPort: undefined });
   const seen = new Set<string>();
-  await new Promise<void>((resolve) => {
+  await within(new Promise<void>((resolve) => {
     timed.on('upload', (r: UploadResult) => {
       seen.add(`${r.gantryId} ${r.method}`);
       if (seen.size === 6) resolve();
     });
-  });
+  }), 'the expected uploads');
   t.equal(seen.size, 6, 'every gantry sent all three uploads on its own');
 });
 
@@ -211,15 +219,34 @@ t.test('the CLI prints its help and runs a round against a platform', async (t) 
     if (run.exitCode === null) run.kill('SIGKILL');
   });
   let out = '';
-  await new Promise<void>((resolve) => {
+  await within(new Promise<void>((resolve) => {
     run.stdout.on('data', (c: Buffer) => {
       out += c.toString();
       if ((out.match(/→ HTTP 200 1000/g) ?? []).length === 6) resolve();
     });
-  });
+  }), 'the expected uploads');
   t.match(out, /control: http:\/\/127\.0\.0\.1:\d+\/remotecontrol\.do/);
   t.equal(accepted.length, 6);
   run.kill('SIGTERM');
   const [exit] = (await once(run, 'exit')) as [number];
   t.equal(exit, 0, 'SIGTERM stops it cleanly');
+});
+
+t.test('the CLI uploads over HTTPS to a platform whose certificate it is given', async (t) => {
+  const { url, accepted } = await platform(t, undefined, true);
+  const run = spawn(process.execPath, ['--import', 'tsx', 'adapters/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
+  t.teardown(() => {
+    if (run.exitCode === null) run.kill('SIGKILL');
+  });
+  let out = '';
+  await within(new Promise<void>((resolve) => {
+    run.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+      if ((out.match(/→ HTTP 200 1000/g) ?? []).length === 3) resolve();
+    });
+  }), 'the expected uploads');
+  t.equal(accepted.length, 3, 'the three uploads arrived over TLS');
+  run.kill('SIGTERM');
+  const [exit] = (await once(run, 'exit')) as [number];
+  t.equal(exit, 0);
 });
