@@ -53,7 +53,7 @@ async function setup(
   const inbox = await connectClient(t, started.mqttUrl);
   await inbox.subscribe([`${started.base}/gantry/#`, `${started.base}/bridge/event`]);
   // The harness names the server http://; with a certificate configured the same port speaks HTTPS.
-  const httpUrl = started.config.http.cert ? started.httpUrl.replace(/^http:/, 'https:') : started.httpUrl;
+  const httpUrl = started.httpUrl;
   sim.setUploadUrl(`${httpUrl}/monitor.do`);
   const topic = (gantryId: string, rest: string): string => `${started.base}/gantry/${gantryId}/${rest}`;
   const command = async (gantryId: string, name: string, payload: Json): Promise<Json> => {

@@ -82,7 +82,8 @@ export async function startGateway(
   t.teardown(() => gateway.stop());
   await gateway.start();
   const http = gateway.addresses().http as string;
-  return { gateway, config, base: config.baseTopic, mqttUrl: gateway.mqttUrl, httpUrl: `http://${http}` };
+  const scheme = config.http.cert && config.http.key ? 'https' : 'http';
+  return { gateway, config, base: config.baseTopic, mqttUrl: gateway.mqttUrl, httpUrl: `${scheme}://${http}` };
 }
 
 /** A subscriber that keeps every message it got, so a test can wait for one without racing. */
