@@ -68,8 +68,11 @@ export interface DeviceHandle {
    *  Rejects with HandoverError when it cannot be handed over: answer the device with a failure. */
   uplink(name: string, data: JsonObject, options?: UplinkOptions): Promise<void>;
   /** Runs `work` once per key: a retransmission (same key) gets the first run's result without a
-   *  second publish. A failed run is forgotten, so the device's retry runs again. Bounded per device. */
-  dedupe<T>(key: string, work: () => Promise<T>): Promise<T>;
+   *  second publish. A failed run is forgotten, so the device's retry runs again. Bounded per device.
+   *  Keys are remembered for this connection only (sequence numbers that restart with it), or, with
+   *  `scope: 'device'`, across reconnects of the device (ids the device keeps: a wsdoor `eventid`
+   *  resent on a new connection after its answer was lost with the old one). */
+  dedupe<T>(key: string, work: () => Promise<T>, options?: { scope?: 'connection' | 'device' }): Promise<T>;
   /** A device request needing the platform: `mqtt` mode publishes `request/{name}` and waits for
    *  `request/{name}/reply`, `local` mode publishes `event/{name}`; both fall back to `fallback`. */
   request(name: string, data: JsonObject, fallback: JsonObject, options?: UplinkOptions): Promise<PlatformAnswer>;

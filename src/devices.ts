@@ -33,6 +33,23 @@ export interface CoreServices {
 
 /** Retransmissions remembered per device; a device retransmits its last few messages, not more. */
 const DEDUPE_ENTRIES = 256;
+/** Devices whose device-scoped keys outlive their connection; the least recently active go first. */
+const DEDUPE_DEVICES = 50_000;
+
+type Seen = Map<string, Promise<unknown>>;
+
+/** Runs `work` once per key in `seen`, forgetting failed runs and the oldest keys past the bound. */
+function once<T>(seen: Seen, key: string, work: () => Promise<T>): Promise<T> {
+  const known = seen.get(key);
+  if (known) return known as Promise<T>;
+  const run = work();
+  seen.set(key, run);
+  if (seen.size > DEDUPE_ENTRIES) seen.delete(seen.keys().next().value as string);
+  run.catch(() => {
+    if (seen.get(key) === run) seen.delete(key);
+  });
+  return run;
+}
 
 export class Devices implements DeviceRegistry {
   readonly adapter: string;
@@ -40,6 +57,7 @@ export class Devices implements DeviceRegistry {
   readonly answers: Readonly<Record<string, AnswerConfig>>;
   readonly logger: Logger;
   private readonly online = new Map<string, Device>();
+  private readonly remembered = new Map<string, Seen>();
 
   constructor(adapter: string, core: CoreServices, answers: Readonly<Record<string, AnswerConfig>>, logger: Logger) {
     this.adapter = adapter;
@@ -73,6 +91,19 @@ export class Devices implements DeviceRegistry {
     return this.online.get(deviceId);
   }
 
+  /** The device-scoped retransmission memory of a device, kept across its connections. */
+  memory(deviceId: string): Seen {
+    let seen = this.remembered.get(deviceId);
+    if (seen) {
+      this.remembered.delete(deviceId);
+    } else {
+      seen = new Map();
+      if (this.remembered.size >= DEDUPE_DEVICES) this.remembered.delete(this.remembered.keys().next().value as string);
+    }
+    this.remembered.set(deviceId, seen);
+    return seen;
+  }
+
   /** Called by a Device whose connection ended while it was the current one. */
   release(device: Device): boolean {
     if (this.online.get(device.deviceId) !== device) return false;
@@ -99,7 +130,7 @@ class Device implements DeviceHandle {
   private info: JsonObject;
   private alive = true;
   private liveness: NodeJS.Timeout | undefined;
-  private readonly seen = new Map<string, Promise<unknown>>();
+  private readonly seen: Seen = new Map();
   private lastPublish: Promise<void> = Promise.resolve();
 
   constructor(registry: Devices, identity: DeviceIdentity, session: DeviceSession, livenessMs: number) {
@@ -170,16 +201,8 @@ class Device implements DeviceHandle {
     }
   }
 
-  dedupe<T>(key: string, work: () => Promise<T>): Promise<T> {
-    const known = this.seen.get(key);
-    if (known) return known as Promise<T>;
-    const run = work();
-    this.seen.set(key, run);
-    if (this.seen.size > DEDUPE_ENTRIES) this.seen.delete(this.seen.keys().next().value as string);
-    run.catch(() => {
-      if (this.seen.get(key) === run) this.seen.delete(key);
-    });
-    return run;
+  dedupe<T>(key: string, work: () => Promise<T>, options: { scope?: 'connection' | 'device' } = {}): Promise<T> {
+    return once(options.scope === 'device' ? this.registry.memory(this.deviceId) : this.seen, key, work);
   }
 
   async request(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions = {}): Promise<PlatformAnswer> {

@@ -48,6 +48,30 @@ t.test('a retransmission (same key) is answered again but published once', async
   t.equal(inbox.unread(`${base}/echo/d2/event/pass`), 0);
 });
 
+t.test('device-scoped keys outlive the connection; connection-scoped ones (sequence numbers) do not', async (t) => {
+  const { base, mqttUrl, gateway } = await startGateway(t, { adapters: [echoAdapter()] });
+  const inbox = await connectClient(t, mqttUrl);
+  await inbox.subscribe(`${base}/echo/d4/event/+`);
+  const address = gateway.addresses().adapters.echo as string;
+  const first = await EchoDevice.connect(address, 'd4');
+  first.send({ event: 'door', key: 'evt-1', scope: 'device', data: { n: 1 } });
+  first.send({ event: 'seq', key: 'seq-1', data: { n: 1 } });
+  t.same(await first.next(), { ack: 'door', ok: true });
+  t.same(await first.next(), { ack: 'seq', ok: true });
+  first.close();
+  // The answer was lost with the connection: the device sends both again on a new one.
+  const second = await EchoDevice.connect(address, 'd4');
+  t.teardown(() => second.close());
+  second.send({ event: 'door', key: 'evt-1', scope: 'device', data: { n: 1 } });
+  t.same(await second.next(), { ack: 'door', ok: true }, 'answered again');
+  second.send({ event: 'seq', key: 'seq-1', data: { n: 2 } });
+  t.same(await second.next(), { ack: 'seq', ok: true });
+  t.match(await inbox.json(`${base}/echo/d4/event/door`), { data: { n: 1 } });
+  t.match(await inbox.json(`${base}/echo/d4/event/seq`), { data: { n: 1 } });
+  t.match(await inbox.json(`${base}/echo/d4/event/seq`), { data: { n: 2 } }, 'a sequence number of a new connection is a new message');
+  t.equal(inbox.unread(`${base}/echo/d4/event/door`), 0, 'the event id was published once');
+});
+
 t.test('a silent device goes offline and its connection is closed; a heartbeat keeps it', async (t) => {
   const { base, mqttUrl, gateway } = await startGateway(t, { adapters: [echoAdapter()] });
   const inbox = await connectClient(t, mqttUrl);

@@ -64,7 +64,8 @@ export class EchoAdapter implements Adapter {
         const name = message.event;
         const device = handle;
         const publish = (): Promise<void> => device.uplink(name, isObject(message.data) ? message.data : {}, { media: ['img'] });
-        const run = typeof message.key === 'string' ? device.dedupe(message.key, publish) : publish();
+        const scope = message.scope === 'device' ? 'device' : 'connection';
+        const run = typeof message.key === 'string' ? device.dedupe(message.key, publish, { scope }) : publish();
         run.then(
           () => send({ ack: name, ok: true }),
           () => send({ ack: name, ok: false }),
