@@ -299,7 +299,7 @@ export class GantryAdapter implements Adapter {
         state[section][id] = { ...entry, ...(quality ? { quality } : {}), updatedAt: state.updatedAt };
       });
       await this.publishState(handle, state);
-    });
+    }, { scope: 'device' });
     return undefined;
   }
 

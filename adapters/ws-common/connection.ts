@@ -26,6 +26,13 @@ export const INBOX_HIGH_WATER = 32;
 /** Time a closing socket gets for the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 
+/** A device silent for this many of its heartbeat intervals is offline (DESIGN "Liveness"). */
+export const LIVENESS_INTERVALS = 3;
+
+export function livenessMs(heartbeatIntervalS: number): number {
+  return LIVENESS_INTERVALS * heartbeatIntervalS * 1000;
+}
+
 const CLOSE_CODES: Record<DisconnectReason, number> = {
   closed: 1000,
   logout: 1000,
@@ -164,16 +171,19 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     return { ok: true, deviceId: sn };
   }
 
-  /** Registers the device with the core (or refreshes its info when it identifies again). */
-  protected bind(deviceId: string, info: JsonObject, livenessMs: number): DeviceHandle | undefined {
+  /** Registers the device with the core (or refreshes its info when it identifies again); it is
+   *  offline after three silent `heartbeatIntervalS`. */
+  protected bind(deviceId: string, info: JsonObject, heartbeatIntervalS: number): DeviceHandle | undefined {
     if (this.finished) return undefined;
     if (this.handle) {
       this.handle.updateInfo(info);
-      this.handle.setLiveness(livenessMs);
+      this.handle.setLiveness(livenessMs(heartbeatIntervalS));
       return this.handle;
     }
     clearTimeout(this.deadline);
-    const handle = this.env.context.devices.connect({ deviceId, remote: this.remote, info }, this, { livenessMs });
+    const handle = this.env.context.devices.connect({ deviceId, remote: this.remote, info }, this, {
+      livenessMs: livenessMs(heartbeatIntervalS),
+    });
     this.handle = handle;
     this.logger = handle.logger;
     this.hooks?.bound(deviceId);

@@ -1,8 +1,11 @@
-// What both device simulators share: a WebSocket client speaking JSON, and a pacer for traffic.
+// What both device simulators share: a WebSocket client speaking JSON, pacers for heartbeats and
+// traffic, and SimDevice, the part of a simulated device that is not its protocol. Each protocol's
+// simulator only says how it reads the gateway, answers a command and what its traffic is.
 import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
+import { TINY_JPEG_BASE64 } from './jpeg.js';
 
 export interface SimConnectOptions {
   url: string;
@@ -131,8 +134,30 @@ export interface Waiter<T> {
 export class Waiters<T> {
   private readonly list: Array<Waiter<T>> = [];
 
-  wait(accept: (value: T) => boolean = () => true): Promise<T> {
-    return new Promise<T>((resolve, reject) => this.list.push({ accept, resolve, reject }));
+  /** Resolves with the first value offered that `accept` takes; rejects after `timeoutMs` (0: never). */
+  wait(accept: (value: T) => boolean = () => true, timeoutMs = 0, what = 'an answer'): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const waiter: Waiter<T> = {
+        accept,
+        resolve: (value) => {
+          clearTimeout(timer);
+          resolve(value);
+        },
+        reject: (err) => {
+          clearTimeout(timer);
+          reject(err);
+        },
+      };
+      if (timeoutMs > 0) {
+        timer = setTimeout(() => {
+          const index = this.list.indexOf(waiter);
+          if (index >= 0) this.list.splice(index, 1);
+          reject(new Error(`no ${what} within ${timeoutMs} ms`));
+        }, timeoutMs);
+      }
+      this.list.push(waiter);
+    });
   }
 
   /** Hands `value` to the oldest waiter that accepts it; false when none did. */
@@ -158,61 +183,122 @@ export class Waiters<T> {
   }
 }
 
-export interface SimLinkHooks {
-  message(message: JsonObject): void;
-  closed(info: CloseInfo): void;
+/** Options every simulated device takes. */
+export interface SimDeviceOptions extends SimConnectOptions {
+  sn: string;
+  /** Heartbeat on its own once identified (default true). */
+  autoHeartbeat?: boolean;
+  /** base64 JPEG sent as the snapshot (default an 8x8 grey one). */
+  image?: string;
+  /** Uploads sent at a rate that may wait for their answer at once (default 16). */
+  maxInFlight?: number;
+  /** Time a request waits for the gateway's answer, as a device's own timeout (default 0: for
+   *  ever). Tests set it, so that a gateway that never answers fails them instead of hanging them. */
+  answerTimeoutMs?: number;
+}
+
+export interface SimDeviceEvents<Seen, Answer> {
+  /** A command received and answered. */
+  command: [command: Seen];
+  /** An answer of the gateway that no request waited for. */
+  answer: [answer: Answer];
+  close: [info: CloseInfo];
+}
+
+/** A gateway message as a protocol reads it. */
+export type GatewayTraffic<Answer, Command> =
+  | { kind: 'answer'; answer: Answer }
+  | { kind: 'command'; command: Command }
+  | { kind: 'other' };
+
+/** A command's answer, and what a test waiting for the command gets. */
+export interface Responded<Seen> {
+  reply: JsonObject;
+  seen: Seen;
+}
+
+/** The handler of `name` in a command table; own entries only, so no `toString` is a command. */
+export function handlerOf<H>(table: Readonly<Record<string, H>>, name: string): H | undefined {
+  return Object.hasOwn(table, name) ? table[name] : undefined;
 }
 
 /** The part of a simulated device that is not its protocol: the connection, heartbeat and traffic
- *  pacing with an in-flight bound, stats, the commands a test waits for, and forced failures. */
-export class SimLink<Seen extends { name: string }, Failure> {
+ *  pacing with an in-flight bound, stats, answers and commands a test waits for, forced failures.
+ *  Tests await its promises and events instead of sleeping. */
+export abstract class SimDevice<Seen extends { name: string }, Failure, Answer, Command> extends EventEmitter<
+  SimDeviceEvents<Seen, Answer>
+> {
+  readonly sn: string;
   readonly stats: SimStats = newStats();
-  readonly heartbeats = new Pacer();
+  private readonly heartbeats = new Pacer();
   private readonly traffic = new Pacer();
+  private readonly answers = new Waiters<Answer>();
   private readonly commands = new Waiters<Seen>();
   private readonly failures: Array<{ name: string | undefined; failure: Failure }> = [];
+  private readonly idle = new Waiters<void>();
   private current: SimSocket | undefined;
   private inFlight = 0;
-  private readonly idle = new Waiters<void>();
+  private heartbeating = false;
 
-  constructor(
-    private readonly options: SimConnectOptions,
-    private readonly hooks: SimLinkHooks,
-  ) {}
-
-  get socket(): SimSocket {
-    if (!this.current) throw new Error('the simulator is not connected');
-    return this.current;
+  constructor(protected readonly options: SimDeviceOptions) {
+    super();
+    this.sn = options.sn;
   }
 
-  get open(): boolean {
+  /** Connects and identifies (and heartbeats): what the device does at power-on. */
+  abstract start(): Promise<Answer>;
+  abstract heartbeat(): Promise<Answer>;
+  /** One unit of `startTraffic`: an event or a snapshot. */
+  protected abstract sendTraffic(): Promise<unknown>;
+  protected abstract read(message: JsonObject): GatewayTraffic<Answer, Command>;
+  protected abstract respond(command: Command): Responded<Seen>;
+
+  get closed(): Promise<CloseInfo> {
+    return this.socket.closed;
+  }
+
+  /** Extensions the gateway agreed to (none expected: no permessage-deflate). */
+  get extensions(): string {
+    return this.socket.extensions;
+  }
+
+  protected get connected(): boolean {
     return this.current?.open === true;
   }
 
-  async connect(): Promise<void> {
+  protected get image(): string {
+    return this.options.image ?? TINY_JPEG_BASE64;
+  }
+
+  async connect(): Promise<this> {
     const socket = await SimSocket.connect(this.options);
     this.current = socket;
-    socket.on('message', (message) => this.hooks.message(message));
+    socket.on('message', (message) => this.receive(message));
     socket.on('close', (info) => {
-      this.stopTimers();
-      this.commands.failAll(new Error(`connection closed (${info.code})`));
-      this.hooks.closed(info);
+      this.heartbeats.stop();
+      this.traffic.stop();
+      const gone = new Error(`connection closed (${info.code})`);
+      this.commands.failAll(gone);
+      this.answers.failAll(gone);
+      this.emit('close', info);
     });
+    return this;
   }
 
-  async close(): Promise<CloseInfo> {
-    this.stopTimers();
-    return this.socket.close();
+  /** Sends anything without waiting (text that is not JSON, an oversize message). */
+  sendRaw(message: JsonObject | string | Buffer): void {
+    this.socket.send(message);
   }
 
-  /** Calls `send` `ratePerS` times a second, skipping a tick while `limit` wait for their answer. */
-  startTraffic(ratePerS: number, limit: number, send: () => Promise<unknown>): void {
+  /** Uploads (`sendTraffic`) at `ratePerS`; a tick is skipped while `maxInFlight` wait for their answer. */
+  startTraffic(ratePerS: number): void {
+    const limit = this.options.maxInFlight ?? 16;
     this.traffic.start(ratePerS, () => {
       if (this.inFlight >= limit) {
         this.stats.skipped += 1;
         return;
       }
-      void send().catch(() => undefined);
+      void this.sendTraffic().catch(() => undefined);
     });
   }
 
@@ -220,8 +306,37 @@ export class SimLink<Seen extends { name: string }, Failure> {
     this.traffic.stop();
   }
 
-  /** Counts an event or snapshot sent and how it was answered. */
-  async count<A>(answer: Promise<A>, succeeded: (answer: A) => boolean): Promise<A> {
+  /** Stops the traffic and waits (at most `ms`) for the answers still due. */
+  async settle(ms = 2000): Promise<void> {
+    this.traffic.stop();
+    if (this.inFlight === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.idle.wait(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
+  }
+
+  /** Resolves with the next command received (and answered), of `name` if given, within `timeoutMs`. */
+  waitCommand(name?: string, timeoutMs = 10_000): Promise<Seen> {
+    return this.commands.wait((command) => name === undefined || command.name === name, timeoutMs, `command ${name ?? ''} for ${this.sn}`);
+  }
+
+  async close(): Promise<CloseInfo> {
+    this.heartbeats.stop();
+    this.traffic.stop();
+    return this.socket.close();
+  }
+
+  /** Sends `message` and waits for the first answer `accept` takes. */
+  protected exchange(message: JsonObject | string | Buffer, accept?: (answer: Answer) => boolean): Promise<Answer> {
+    // ws drops what is sent on a closed socket without a word: the answer would never come.
+    if (!this.connected) return Promise.reject(new Error('the simulator is not connected'));
+    const answer = this.answers.wait(accept, this.options.answerTimeoutMs ?? 0, `answer to ${this.sn}`);
+    this.socket.send(message);
+    return answer;
+  }
+
+  /** Counts an upload sent and how it was answered. */
+  protected async count(answer: Promise<Answer>, succeeded: (answer: Answer) => boolean): Promise<Answer> {
     this.stats.sent += 1;
     this.inFlight += 1;
     try {
@@ -235,38 +350,44 @@ export class SimLink<Seen extends { name: string }, Failure> {
     }
   }
 
-  /** Stops the traffic and waits (at most `ms`) for the answers still due. */
-  async settle(ms = 2000): Promise<void> {
-    this.traffic.stop();
-    if (this.inFlight === 0) return;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.idle.wait(), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-    clearTimeout(timer);
+  /** Heartbeats every `intervalS` unless the options turned that off; again restarts the period. */
+  protected heartbeatEvery(intervalS: number): void {
+    if (this.options.autoHeartbeat === false) return;
+    this.heartbeating = true;
+    this.heartbeats.start(1 / intervalS, () => void this.heartbeat().catch(() => undefined));
   }
 
-  failNext(name: string | undefined, failure: Failure): void {
+  /** A new interval (set by a command) applies only if the device heartbeats on its own. */
+  protected heartbeatChanged(intervalS: number): void {
+    if (this.heartbeating) this.heartbeatEvery(intervalS);
+  }
+
+  protected failNextWith(name: string | undefined, failure: Failure): void {
     this.failures.push({ name, failure });
   }
 
   /** The forced failure for this command, if a test asked for one. */
-  takeFailure(name: string): Failure | undefined {
+  protected takeFailure(name: string): Failure | undefined {
     const index = this.failures.findIndex((f) => f.name === undefined || f.name === name);
     return index >= 0 ? this.failures.splice(index, 1)[0]?.failure : undefined;
   }
 
-  waitCommand(name?: string): Promise<Seen> {
-    return this.commands.wait((command) => name === undefined || command.name === name);
+  private get socket(): SimSocket {
+    if (!this.current) throw new Error('the simulator is not connected');
+    return this.current;
   }
 
-  /** Sends a command's answer and tells whoever waits for the command. */
-  answered(reply: JsonObject, seen: Seen): void {
+  private receive(message: JsonObject): void {
+    const read = this.read(message);
+    if (read.kind === 'answer') {
+      if (!this.answers.offer(read.answer)) this.emit('answer', read.answer);
+      return;
+    }
+    if (read.kind !== 'command') return;
+    const { reply, seen } = this.respond(read.command);
     this.socket.send(reply);
     this.stats.commands += 1;
     this.commands.offer(seen);
-  }
-
-  private stopTimers(): void {
-    this.heartbeats.stop();
-    this.traffic.stop();
+    this.emit('command', seen);
   }
 }

@@ -4,6 +4,7 @@ import type { WebSocket } from 'ws';
 import type { CommandAnswer, DeviceCommand, DeviceHandle, JsonObject, UplinkOptions } from '../../src/adapter.js';
 import {
   dispatch,
+  livenessMs,
   WsDeviceConnection,
   type Admission,
   type HandlerTable,
@@ -13,7 +14,7 @@ import {
 import { identityOf } from '../ws-common/identity.js';
 import type { ParsedMessage } from '../ws-common/json.js';
 import type { WscamConfig } from './config.js';
-import { COMMANDS, IMAGE_FIELD, LIVENESS_INTERVALS, Operate, Ret, RSP_SUFFIX, UPLOADS } from './constants.js';
+import { COMMANDS, IMAGE_FIELD, Operate, Ret, RSP_SUFFIX, UPLOADS } from './constants.js';
 import {
   checkTimestamp,
   commandAnswer,
@@ -93,10 +94,6 @@ export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
   /** A message that is not JSON has no operate or request_id to answer with. */
   protected async refuseUnreadable(): Promise<void> {}
 
-  private get livenessMs(): number {
-    return LIVENESS_INTERVALS * this.heartbeatS * 1000;
-  }
-
   private async onHeartbeat(message: Extract<Request, { kind: 'heartbeat' }>): Promise<void> {
     if (!(await this.accept(message))) return;
     await this.reply(message, Ret.ok);
@@ -109,10 +106,11 @@ export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
     const image = message.data[IMAGE_FIELD];
     if (typeof image === 'string' && image !== '') options.media = [IMAGE_FIELD];
     try {
-      // The camera resends an unacknowledged snapshot with the same request_id: publish it once.
-      await handle.dedupe(`upload_snapshot:${message.requestId}`, () =>
-        handle.uplink(Operate.uploadSnapshot, message.data, options),
-      );
+      // The camera resends an unacknowledged snapshot with the same request_id, on this connection
+      // or a new one: publish it once.
+      await handle.dedupe(`upload_snapshot:${message.requestId}`, () => handle.uplink(Operate.uploadSnapshot, message.data, options), {
+        scope: 'device',
+      });
     } catch (err) {
       this.logger.warn({ err, requestId: message.requestId }, 'upload_snapshot not handed over; the camera gets ret -1');
       return this.reply(message, Ret.failure, 'not delivered, send it again');
@@ -146,7 +144,7 @@ export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
     }
     // Only accepted messages keep a camera alive: one with a wrong clock is not heard.
     this.handle?.touch();
-    return this.handle ?? this.bind(admission.deviceId, {}, this.livenessMs);
+    return this.handle ?? this.bind(admission.deviceId, {}, this.heartbeatS);
   }
 
   /** `{operate}_rsp` echoing the request; a refusal of a request without a usable sn names the
@@ -170,7 +168,7 @@ export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
     }
     if (heartbeatS !== undefined && heartbeatS !== this.heartbeatS) {
       this.heartbeatS = heartbeatS;
-      handle.setLiveness(this.livenessMs);
+      handle.setLiveness(livenessMs(this.heartbeatS));
     }
   }
 }

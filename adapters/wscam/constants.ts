@@ -39,8 +39,5 @@ export const Ret = {
 export const HB_INTERVAL_MIN = 1;
 export const HB_INTERVAL_MAX = 360;
 
-/** A camera silent for this many heartbeat intervals is offline. */
-export const LIVENESS_INTERVALS = 3;
-
 /** Field holding the base64 JPEG, in upload_snapshot and in a take_snapshot answer's cmd_data. */
 export const IMAGE_FIELD = 'data';

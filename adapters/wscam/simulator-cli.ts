@@ -9,10 +9,7 @@ process.exitCode = await runSimulatorCli(
     defaultUrl: 'ws://127.0.0.1:8082/',
     defaultSnPrefix: 'cam',
     traffic: 'upload_snapshot',
-    create: (options) => {
-      const camera = new CamSimulator(options);
-      return Object.assign(camera, { startTraffic: (rate: number) => camera.startSnapshots(rate) });
-    },
+    create: (options) => new CamSimulator(options),
   },
   process.argv.slice(2),
 );

@@ -1,28 +1,19 @@
 // A simulated snapshot camera: heartbeats every hb_interval, uploads snapshots at a chosen rate,
-// and answers get/set_dev_config, upgrade_dev and control_cmd as seed 004 describes. Tests await
-// its promises and events instead of sleeping.
-import { EventEmitter } from 'node:events';
+// and answers get/set_dev_config, upgrade_dev and control_cmd as seed 004 describes. What is not
+// wscam (connection, pacing, stats, waiting) is SimDevice's.
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
-import { TINY_JPEG_BASE64 } from '../ws-common/jpeg.js';
-import { SimLink, Waiters, type CloseInfo, type SimConnectOptions, type SimStats } from '../ws-common/simulator.js';
+import { handlerOf, SimDevice, type GatewayTraffic, type Responded, type SimDeviceOptions } from '../ws-common/simulator.js';
 import { Operate, Ret, type CommandName } from './constants.js';
 import { decodeGatewayMessage, hbIntervalOf, intOf, type RequestId } from './decode.js';
 import { encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from './encode.js';
 
-export interface CamSimulatorOptions extends SimConnectOptions {
-  sn: string;
+export interface CamSimulatorOptions extends SimDeviceOptions {
   /** Heartbeat interval in seconds (default 60, as the seed). */
   hbInterval?: number;
-  /** Heartbeat every hb_interval once started (default true). */
-  autoHeartbeat?: boolean;
   /** Seconds the camera clock is off (default 0). */
   clockOffsetS?: number;
   mac?: string;
-  /** base64 JPEG sent as snapshot (default an 8x8 grey one). */
-  image?: string;
-  /** Snapshots sent at a rate that may wait for their answer at once (default 16). */
-  maxInFlight?: number;
 }
 
 /** What the camera sends, where a test wants it wrong: another sn, a stale clock, a given id. */
@@ -46,6 +37,9 @@ export interface CamAnswer {
 export interface CamCommandSeen {
   name: string;
   requestId: RequestId;
+  /** The command's envelope as the gateway sent it. */
+  sn: unknown;
+  timestamp: unknown;
   data: JsonObject;
   reply: JsonObject;
 }
@@ -57,25 +51,24 @@ export interface CamConfig {
   hb_interval: number;
 }
 
-interface CamEvents {
-  command: [command: CamCommandSeen];
-  /** An answer no request waited for. */
-  answer: [answer: CamAnswer];
-  close: [info: CloseInfo];
+interface CamCommand {
+  name: string;
+  requestId: RequestId;
+  sn: unknown;
+  timestamp: unknown;
+  data: JsonObject;
 }
 
-type Result = { ret: number; msg: string; results?: JsonObject };
+type Failure = { ret: number; msg: string };
+type Result = Failure & { results?: JsonObject };
 
-export class CamSimulator extends EventEmitter<CamEvents> {
-  readonly sn: string;
+export class CamSimulator extends SimDevice<CamCommandSeen, Failure, CamAnswer, CamCommand> {
   readonly config: CamConfig;
   /** The last package_url an upgrade_dev named. */
   upgradedFrom: string | undefined;
   /** IO outputs as io_control left them. */
   readonly io: Record<string, number> = {};
 
-  private readonly link: SimLink<CamCommandSeen, { ret: number; msg: string }>;
-  private readonly answers = new Waiters<CamAnswer>();
   private readonly sentMessages = new Map<string, JsonObject>();
   private readonly startedAt = Date.now();
   private sequence = 0;
@@ -91,7 +84,7 @@ export class CamSimulator extends EventEmitter<CamEvents> {
       if (hb === undefined || (type !== 0 && type !== 1)) return { ret: Ret.badRequest, msg: 'bad parameter' };
       if (data.upload_addr !== undefined && typeof data.upload_addr !== 'string') return { ret: Ret.badRequest, msg: 'bad upload_addr' };
       Object.assign(this.config, { hb_interval: hb, upload_type: type }, data.upload_addr !== undefined ? { upload_addr: data.upload_addr } : {});
-      if (this.heartbeating) this.startHeartbeat();
+      this.heartbeatChanged(hb);
       return { ret: Ret.ok, msg: '' };
     },
     upgrade_dev: (data) => {
@@ -111,40 +104,15 @@ export class CamSimulator extends EventEmitter<CamEvents> {
       return { ret: Ret.badRequest, msg: `unknown cmd_data type ${String(cmd.type)}` };
     },
   };
-  private heartbeating = false;
 
-  constructor(private readonly options: CamSimulatorOptions) {
-    super();
-    this.sn = options.sn;
+  constructor(protected override readonly options: CamSimulatorOptions) {
+    super(options);
     this.config = {
       mac: options.mac ?? '11:22:33:44:55:66',
       upload_type: 0,
       upload_addr: '',
       hb_interval: options.hbInterval ?? 60,
     };
-    this.link = new SimLink(options, {
-      message: (message) => this.receive(message),
-      closed: (info) => {
-        this.answers.failAll(new Error(`connection closed (${info.code})`));
-        this.emit('close', info);
-      },
-    });
-  }
-
-  get stats(): SimStats {
-    return this.link.stats;
-  }
-
-  get closed(): Promise<CloseInfo> {
-    return this.link.socket.closed;
-  }
-
-  get extensions(): string {
-    return this.link.socket.extensions;
-  }
-
-  private get image(): string {
-    return this.options.image ?? TINY_JPEG_BASE64;
   }
 
   /** Seconds by the camera clock. */
@@ -152,32 +120,20 @@ export class CamSimulator extends EventEmitter<CamEvents> {
     return Math.floor(Date.now() / 1000) + (this.options.clockOffsetS ?? 0) + offsetS;
   }
 
-  async connect(): Promise<this> {
-    await this.link.connect();
-    return this;
-  }
-
   /** Connects and heartbeats (the first heartbeat binds the connection to the sn). */
   async start(): Promise<CamAnswer> {
-    if (!this.link.open) await this.connect();
+    if (!this.connected) await this.connect();
     const answer = await this.heartbeat();
-    if (this.options.autoHeartbeat !== false) this.startHeartbeat();
+    this.heartbeatEvery(this.config.hb_interval);
     return answer;
   }
 
   /** Sends a message and waits for the answer echoing its request_id. */
   request(message: JsonObject): Promise<CamAnswer> {
     const id = String(message.request_id);
-    const answer = this.answers.wait((a) => a.requestId !== undefined && String(a.requestId) === id);
     this.sentMessages.set(id, message);
     if (this.sentMessages.size > 256) this.sentMessages.delete(this.sentMessages.keys().next().value as string);
-    this.link.socket.send(message);
-    return answer;
-  }
-
-  /** Sends anything without waiting (text that is not JSON, an oversize message). */
-  sendRaw(message: JsonObject | string | Buffer): void {
-    this.link.socket.send(message);
+    return this.exchange(message, (a) => a.requestId !== undefined && String(a.requestId) === id);
   }
 
   heartbeat(overrides: EnvelopeOverrides = {}): Promise<CamAnswer> {
@@ -196,36 +152,30 @@ export class CamSimulator extends EventEmitter<CamEvents> {
     return message.operate === Operate.uploadSnapshot ? this.counted(sent) : sent;
   }
 
-  /** upload_snapshot at `ratePerS`; a tick is skipped while `maxInFlight` wait for their answer. */
-  startSnapshots(ratePerS: number): void {
-    this.link.startTraffic(ratePerS, this.options.maxInFlight ?? 16, () => this.uploadSnapshot());
-  }
-
-  stopSnapshots(): void {
-    this.link.stopTraffic();
-  }
-
-  /** Stops the traffic and waits for the answers still due. */
-  settle(): Promise<void> {
-    return this.link.settle();
-  }
-
   /** The next command (of `name`, if given) is answered with `ret` (non-zero) and `msg`. */
   failNext(name?: string, ret = 1, msg = 'simulated failure'): void {
-    this.link.failNext(name, { ret, msg });
+    this.failNextWith(name, { ret, msg });
   }
 
-  waitCommand(name?: string): Promise<CamCommandSeen> {
-    return this.link.waitCommand(name);
+  protected sendTraffic(): Promise<CamAnswer> {
+    return this.uploadSnapshot();
   }
 
-  close(): Promise<CloseInfo> {
-    return this.link.close();
+  protected read(message: JsonObject): GatewayTraffic<CamAnswer, CamCommand> {
+    const decoded = decodeGatewayMessage(message);
+    if (decoded.kind === 'answer') {
+      const { kind: _kind, ...answer } = decoded;
+      return { kind: 'answer', answer };
+    }
+    if (decoded.kind === 'command') return { kind: 'command', command: decoded };
+    return { kind: 'other' };
   }
 
-  private startHeartbeat(): void {
-    this.heartbeating = true;
-    this.link.heartbeats.start(1 / this.config.hb_interval, () => void this.heartbeat().catch(() => undefined));
+  protected respond(command: CamCommand): Responded<CamCommandSeen> {
+    const result = this.answer(command.name, command.data);
+    const reply = encodeCommandReply(command.name, command.requestId, this.sn, result.ret, result.msg, result.results);
+    const { name, requestId, sn, timestamp, data } = command;
+    return { reply, seen: { name, requestId, sn, timestamp, data, reply } };
   }
 
   private envelope(overrides: EnvelopeOverrides): { requestId: RequestId; timestamp: number; sn: string } {
@@ -238,28 +188,13 @@ export class CamSimulator extends EventEmitter<CamEvents> {
   }
 
   private counted(answer: Promise<CamAnswer>): Promise<CamAnswer> {
-    return this.link.count(answer, (got) => got.ret === Ret.ok);
-  }
-
-  private receive(message: JsonObject): void {
-    const decoded = decodeGatewayMessage(message);
-    if (decoded.kind === 'answer') {
-      const { kind: _kind, ...answer } = decoded;
-      if (!this.answers.offer(answer)) this.emit('answer', answer);
-      return;
-    }
-    if (decoded.kind !== 'command') return;
-    const result = this.answer(decoded.name, decoded.data);
-    const reply = encodeCommandReply(decoded.name, decoded.requestId, this.sn, result.ret, result.msg, result.results);
-    const seen: CamCommandSeen = { name: decoded.name, requestId: decoded.requestId, data: decoded.data, reply };
-    this.link.answered(reply, seen);
-    this.emit('command', seen);
+    return this.count(answer, (got) => got.ret === Ret.ok);
   }
 
   private answer(name: string, data: JsonObject): Result {
-    const forced = this.link.takeFailure(name);
+    const forced = this.takeFailure(name);
     if (forced) return forced;
-    const handler = (this.handlers as Record<string, ((data: JsonObject) => Result) | undefined>)[name];
+    const handler = handlerOf<(data: JsonObject) => Result>(this.handlers, name);
     return handler ? handler(data) : { ret: Ret.unsupported, msg: `unknown operate ${name}` };
   }
 }

@@ -6,7 +6,7 @@ import type { ProtocolError } from '../../src/errors.js';
 import { dispatch, WsDeviceConnection, type HandlerTable, type Route, type WsConnectionEnv } from '../ws-common/connection.js';
 import type { ParsedMessage } from '../ws-common/json.js';
 import type { WsdoorConfig } from './config.js';
-import { Code, LIVENESS_INTERVALS } from './constants.js';
+import { Code } from './constants.js';
 import { commandAnswer, decodeDeviceMessage, imagePaths, type DeviceMessage, type DoorReply } from './decode.js';
 import { encodeCommand, encodeRegisterAnswer, encodeResponse } from './encode.js';
 
@@ -49,14 +49,10 @@ export class DoorConnection extends WsDeviceConnection<WsdoorConfig, DoorReply> 
     return this.refuse(error.message);
   }
 
-  private get livenessMs(): number {
-    return LIVENESS_INTERVALS * this.config.heartbeatIntervalS * 1000;
-  }
-
   private async onRegister(message: Extract<Upload, { kind: 'register' }>): Promise<void> {
     const admission = this.admit(message.sn);
     if (!admission.ok) return this.refuse(admission.message, admission.close);
-    if (!this.bind(admission.deviceId, message.info, this.livenessMs)) return;
+    if (!this.bind(admission.deviceId, message.info, this.config.heartbeatIntervalS)) return;
     await this.answer(encodeRegisterAnswer(this.config.heartbeatIntervalS), 'response');
   }
 
@@ -73,7 +69,7 @@ export class DoorConnection extends WsDeviceConnection<WsdoorConfig, DoorReply> 
     if (media) options.media = media;
     try {
       // The terminal resends an unacknowledged event with the same eventid: publish it once.
-      await handle.dedupe(`realtimeEvent:${message.eventid}`, () => handle.uplink('realtimeEvent', message.data, options));
+      await handle.dedupe(`realtimeEvent:${message.eventid}`, () => handle.uplink('realtimeEvent', message.data, options), { scope: 'device' });
     } catch (err) {
       this.logger.warn({ err, eventid: message.eventid }, 'realtimeEvent not handed over; the terminal gets 500');
       return this.refuse('not delivered, send it again');

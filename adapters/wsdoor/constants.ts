@@ -37,9 +37,6 @@ export type CommandName = (typeof COMMANDS)[number];
 /** The gateway's answers to uploads all carry `command: "response"`. */
 export const RESPONSE = 'response';
 
-/** A terminal silent for this many heartbeat intervals is offline. */
-export const LIVENESS_INTERVALS = 3;
-
 /** Register fields kept for the retained `info` topic. */
 export const INFO_FIELDS = ['ip', 'mac', 'sn', 'type'] as const;
 

@@ -9,10 +9,7 @@ process.exitCode = await runSimulatorCli(
     defaultUrl: 'ws://127.0.0.1:8081/',
     defaultSnPrefix: 'door',
     traffic: 'realtimeEvent (207)',
-    create: (options) => {
-      const door = new DoorSimulator(options);
-      return Object.assign(door, { startTraffic: (rate: number) => door.startEvents(rate) });
-    },
+    create: (options) => new DoorSimulator(options),
   },
   process.argv.slice(2),
 );

@@ -1,12 +1,10 @@
 // A simulated access-control terminal: registers (205), heartbeats (206) at the interval the gateway
-// answered, uploads realtimeEvents (207) and answers every command as seed 003 describes. Tests
-// await its promises and events instead of sleeping.
-import { EventEmitter } from 'node:events';
+// answered, uploads realtimeEvents (207) and answers every command as seed 003 describes. What is
+// not wsdoor (connection, pacing, stats, waiting) is SimDevice's.
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
 import { deviceClock, type DeviceClock } from '../ws-common/ids.js';
-import { TINY_JPEG_BASE64 } from '../ws-common/jpeg.js';
-import { SimLink, Waiters, type CloseInfo, type SimConnectOptions, type SimStats } from '../ws-common/simulator.js';
+import { handlerOf, SimDevice, type GatewayTraffic, type Responded, type SimDeviceOptions } from '../ws-common/simulator.js';
 import { Code, type CommandName } from './constants.js';
 import { decodeGatewayMessage } from './decode.js';
 import {
@@ -18,20 +16,13 @@ import {
   type RegisterData,
 } from './encode.js';
 
-export interface DoorSimulatorOptions extends SimConnectOptions {
-  sn: string;
+export interface DoorSimulatorOptions extends SimDeviceOptions {
   ip?: string;
   mac?: string;
   /** 0 entrance and exit (default), 1 exit, 2 entrance. */
   type?: string;
-  /** Heartbeat at the interval the register answer gave (default true). */
-  autoHeartbeat?: boolean;
-  /** base64 JPEG sent as the snapshot (default an 8x8 grey one). */
-  image?: string;
   /** Time zone of the heartbeat `time` (default Asia/Shanghai). */
   timeZone?: string;
-  /** Events sent at a rate that may wait for their answer at once (default 16). */
-  maxInFlight?: number;
 }
 
 /** The gateway's answer to an upload. */
@@ -49,11 +40,10 @@ export interface DoorCommandSeen {
   reply: JsonObject;
 }
 
-interface DoorEvents {
-  command: [command: DoorCommandSeen];
-  /** A response no request waited for. */
-  response: [response: DoorResponse];
-  close: [info: CloseInfo];
+interface DoorCommand {
+  commandId: string;
+  name: string;
+  content: unknown;
 }
 
 type Answer = { code: string; body: { data?: unknown; content?: unknown } };
@@ -68,8 +58,7 @@ function failed(data: string): Answer {
   return { code: Code.failure, body: { data } };
 }
 
-export class DoorSimulator extends EventEmitter<DoorEvents> {
-  readonly sn: string;
+export class DoorSimulator extends SimDevice<DoorCommandSeen, string, DoorResponse, DoorCommand> {
   /** The heartbeat interval (s) the gateway answered to the last register. */
   intervalS: number | undefined;
   /** The terminal's users, by userId, as commands left them. */
@@ -77,8 +66,6 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
   /** Events sent, by eventid, for queryEvent. */
   readonly events = new Map<string, RealtimeEventData>();
 
-  private readonly link: SimLink<DoorCommandSeen, string>;
-  private readonly responses = new Waiters<DoorResponse>();
   private readonly codes = new Map<string, string>();
   private readonly clock: DeviceClock;
   private eventSequence = 0;
@@ -110,21 +97,9 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
     },
   };
 
-  constructor(private readonly options: DoorSimulatorOptions) {
-    super();
-    this.sn = options.sn;
+  constructor(protected override readonly options: DoorSimulatorOptions) {
+    super(options);
     this.clock = deviceClock(options.timeZone ?? 'Asia/Shanghai');
-    this.link = new SimLink(options, {
-      message: (message) => this.receive(message),
-      closed: (info) => {
-        this.responses.failAll(new Error(`connection closed (${info.code})`));
-        this.emit('close', info);
-      },
-    });
-  }
-
-  get stats(): SimStats {
-    return this.link.stats;
   }
 
   /** The time, `yyyy-MM-dd HH:mm:ss`, as the terminal's clock shows it. */
@@ -132,35 +107,16 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
     return this.clock.format(new Date(Date.now() + offsetS * 1000));
   }
 
-  get closed(): Promise<CloseInfo> {
-    return this.link.socket.closed;
-  }
-
-  get extensions(): string {
-    return this.link.socket.extensions;
-  }
-
-  async connect(): Promise<this> {
-    await this.link.connect();
-    return this;
-  }
-
   /** Connects, registers and heartbeats: what a terminal does at power-on. */
   async start(): Promise<DoorResponse> {
-    if (!this.link.open) await this.connect();
+    if (!this.connected) await this.connect();
     return this.register();
   }
 
-  /** Sends anything (a message, or text that is not JSON) and waits for the next response. */
+  /** Sends anything (a message, or text that is not JSON) and waits for the next response: the
+   *  protocol's answers carry no id, and come in request order. */
   request(message: JsonObject | string | Buffer): Promise<DoorResponse> {
-    const response = this.responses.wait();
-    this.link.socket.send(message);
-    return response;
-  }
-
-  /** Sends without waiting for an answer (an oversize message gets none). */
-  sendRaw(message: JsonObject | string | Buffer): void {
-    this.link.socket.send(message);
+    return this.exchange(message);
   }
 
   /** Registers (205); `overrides.sn` registers as another terminal on the same connection. */
@@ -176,9 +132,7 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
     const interval = Number(response.interval);
     if (response.code === Code.ok && Number.isInteger(interval) && interval > 0) {
       this.intervalS = interval;
-      if (this.options.autoHeartbeat !== false) {
-        this.link.heartbeats.start(1 / interval, () => void this.heartbeat().catch(() => undefined));
-      }
+      this.heartbeatEvery(interval);
     }
     return response;
   }
@@ -193,7 +147,7 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
     const full: RealtimeEventData = {
       eventid: event.eventid ?? this.nextEventId(),
       type: event.type ?? '1',
-      data: event.data ?? { userId: '77986', img: this.options.image ?? TINY_JPEG_BASE64, door: '0' },
+      data: event.data ?? { userId: '77986', img: this.image, door: '0' },
     };
     this.events.set(full.eventid, full);
     // A long simulator run keeps only recent events for queryEvent.
@@ -209,23 +163,9 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
     return this.upload(event);
   }
 
-  /** realtimeEvents at `ratePerS`; a tick is skipped while `maxInFlight` wait for their answer. */
-  startEvents(ratePerS: number): void {
-    this.link.startTraffic(ratePerS, this.options.maxInFlight ?? 16, () => this.sendEvent());
-  }
-
-  stopEvents(): void {
-    this.link.stopTraffic();
-  }
-
-  /** Stops the traffic and waits for the answers still due. */
-  settle(): Promise<void> {
-    return this.link.settle();
-  }
-
   /** The next command (of `name`, if given) is answered 500 with `data`. */
   failNext(name?: string, data = 'simulated failure'): void {
-    this.link.failNext(name, data);
+    this.failNextWith(name, data);
   }
 
   /** Answers a command's success with another code (queryEvent with 207, as some firmware does). */
@@ -233,13 +173,23 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
     this.codes.set(name, code);
   }
 
-  /** Resolves with the next command received (and answered), of `name` if given. */
-  waitCommand(name?: string): Promise<DoorCommandSeen> {
-    return this.link.waitCommand(name);
+  protected sendTraffic(): Promise<DoorResponse> {
+    return this.sendEvent();
   }
 
-  close(): Promise<CloseInfo> {
-    return this.link.close();
+  protected read(message: JsonObject): GatewayTraffic<DoorResponse, DoorCommand> {
+    const decoded = decodeGatewayMessage(message);
+    if (decoded.kind === 'response') {
+      return { kind: 'answer', answer: { code: decoded.code, interval: decoded.interval, data: decoded.data } };
+    }
+    if (decoded.kind === 'command') return { kind: 'command', command: decoded };
+    return { kind: 'other' };
+  }
+
+  protected respond(command: DoorCommand): Responded<DoorCommandSeen> {
+    const answer = this.answer(command.name, isObject(command.content) ? command.content : {});
+    const reply = encodeReply(command.commandId, answer.code, answer.body);
+    return { reply, seen: { commandId: command.commandId, name: command.name, content: command.content, reply } };
   }
 
   private nextEventId(): string {
@@ -248,29 +198,13 @@ export class DoorSimulator extends EventEmitter<DoorEvents> {
   }
 
   private upload(event: RealtimeEventData): Promise<DoorResponse> {
-    return this.link.count(this.request(encodeRealtimeEvent(event)), (response) => response.code === Code.ok);
-  }
-
-  private receive(message: JsonObject): void {
-    const decoded = decodeGatewayMessage(message);
-    if (decoded.kind === 'response') {
-      const response: DoorResponse = { code: decoded.code, interval: decoded.interval, data: decoded.data };
-      if (!this.responses.offer(response)) this.emit('response', response);
-      return;
-    }
-    if (decoded.kind !== 'command') return;
-    const content = isObject(decoded.content) ? decoded.content : {};
-    const answer = this.answer(decoded.name, content);
-    const reply = encodeReply(decoded.commandId, answer.code, answer.body);
-    const seen: DoorCommandSeen = { commandId: decoded.commandId, name: decoded.name, content: decoded.content, reply };
-    this.link.answered(reply, seen);
-    this.emit('command', seen);
+    return this.count(this.request(encodeRealtimeEvent(event)), (response) => response.code === Code.ok);
   }
 
   private answer(name: string, content: JsonObject): Answer {
-    const forced = this.link.takeFailure(name);
+    const forced = this.takeFailure(name);
     if (forced !== undefined) return failed(forced);
-    const handler = (this.handlers as Record<string, ((content: JsonObject) => Answer) | undefined>)[name];
+    const handler = handlerOf<(content: JsonObject) => Answer>(this.handlers, name);
     if (!handler) return failed(`unknown command ${name}`);
     const answer = handler(content);
     const code = this.codes.get(name);

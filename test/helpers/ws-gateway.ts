@@ -1,12 +1,20 @@
-// A real gateway (embedded broker, real MQTT client subscribed to everything) running one of the
-// WebSocket adapters, for the wsdoor and wscam end-to-end tests.
+// A real gateway (embedded broker or GATE2MQTT_TEST_MQTT_URL, a real MQTT client subscribed to
+// everything) running one of the WebSocket adapters, with simulated devices torn down with the
+// test: the wsdoor and wscam end-to-end tests.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import type { JsonObject } from '../../src/adapter.js';
 import type { DeepPartial, GatewayConfig } from '../../src/config.js';
 import type { AdapterDefinition } from '../../src/gateway.js';
 import { ROOT } from '../../src/paths.js';
-import { connectClient, startGateway, within, type Inbox, type Started, type Teardown } from './harness.js';
+import { createWscamAdapter } from '../../adapters/wscam/adapter.js';
+import type { WscamConfig } from '../../adapters/wscam/config.js';
+import { CamSimulator, type CamSimulatorOptions } from '../../adapters/wscam/simulator.js';
+import { createWsdoorAdapter } from '../../adapters/wsdoor/adapter.js';
+import type { WsdoorConfig } from '../../adapters/wsdoor/config.js';
+import { DoorSimulator, type DoorSimulatorOptions } from '../../adapters/wsdoor/simulator.js';
+import { connectClient, DEADLINE_MS, startGateway, testConfig, within, type Inbox, type Started, type Teardown } from './harness.js';
 
 export interface WsGateway extends Started {
   /** The adapter's listener, on an arbitrary path (devices may use any). */
@@ -41,9 +49,67 @@ export async function startWsGateway(
   };
 }
 
+/** A simulated device connected to the gateway and closed at teardown. Tests drive heartbeats
+ *  themselves unless they ask for `autoHeartbeat`, and every request has a deadline. */
+async function device<D extends { connect(): Promise<unknown>; close(): Promise<unknown> }>(t: Teardown, sim: D): Promise<D> {
+  await sim.connect();
+  t.teardown(() => sim.close().catch(() => undefined));
+  return sim;
+}
+
+export function wsdoorDefinition(config: WsdoorConfig): AdapterDefinition & { config: WsdoorConfig } {
+  return { id: 'wsdoor', factory: createWsdoorAdapter as AdapterDefinition['factory'], config };
+}
+
+export function wscamDefinition(config: WscamConfig): AdapterDefinition & { config: WscamConfig } {
+  return { id: 'wscam', factory: createWscamAdapter as AdapterDefinition['factory'], config };
+}
+
+export interface DoorGateway extends WsGateway {
+  door(sn: string, options?: Partial<DoorSimulatorOptions>): Promise<DoorSimulator>;
+}
+
+export async function startWsdoor(t: Teardown, adapter: DeepPartial<WsdoorConfig> = {}, gateway: DeepPartial<GatewayConfig> = {}): Promise<DoorGateway> {
+  const g = await startWsGateway(t, wsdoorDefinition(testConfig({ wsdoor: adapter }).wsdoor), gateway);
+  return { ...g, door: (sn, options = {}) => device(t, new DoorSimulator({ url: g.url, sn, autoHeartbeat: false, answerTimeoutMs: DEADLINE_MS, ...options })) };
+}
+
+export interface CamGateway extends WsGateway {
+  camera(sn: string, options?: Partial<CamSimulatorOptions>): Promise<CamSimulator>;
+}
+
+export async function startWscam(t: Teardown, adapter: DeepPartial<WscamConfig> = {}, gateway: DeepPartial<GatewayConfig> = {}): Promise<CamGateway> {
+  const g = await startWsGateway(t, wscamDefinition(testConfig({ wscam: adapter }).wscam), gateway);
+  return { ...g, camera: (sn, options = {}) => device(t, new CamSimulator({ url: g.url, sn, autoHeartbeat: false, answerTimeoutMs: DEADLINE_MS, ...options })) };
+}
+
+/** A command's reply as the gateway publishes it. */
+export interface Reply {
+  id: string;
+  ok: boolean;
+  code: unknown;
+  message: unknown;
+  data: unknown;
+  error: { type: string; message: string } | null;
+}
+
+/** Publishes a command over MQTT and resolves with its reply (the one with the same id). */
+export async function command(g: WsGateway, sn: string, name: string, body: JsonObject): Promise<Reply> {
+  const id = typeof body.id === 'string' ? body.id : undefined;
+  const reply = g.inbox.json(g.topic(sn, `command/${name}/reply`), (r) => id === undefined || r.id === id);
+  await g.inbox.client.publishAsync(g.topic(sn, `command/${name}`), JSON.stringify(body), { qos: 1 });
+  return (await reply) as unknown as Reply;
+}
+
 /** The next bridge/event of `type` (and `reason`). */
 export function bridgeEvent(g: Started & { inbox: Inbox }, type: string, reason?: string): Promise<Record<string, unknown>> {
   return g.inbox.json(`${g.base}/bridge/event`, (e) => e.type === type && (reason === undefined || e.reason === reason));
+}
+
+/** Resolves with how long (ms) it took until the device's availability turned `offline`. */
+export async function offlineAfter(g: WsGateway, sn: string, since: number, ms = 8000): Promise<number> {
+  await g.inbox.take(g.topic(sn, 'availability'), (p) => p.toString() === 'offline', ms);
+  return Date.now() - since;
 }
 
 /** Runs a simulator CLI as a user does (`node --import tsx adapters/{id}/simulator-cli.ts ...`). */

@@ -7,21 +7,12 @@ import type { JsonObject } from '../../src/adapter.js';
 import { TINY_JPEG_BASE64 } from '../../adapters/ws-common/jpeg.js';
 import { encodeCommandReply, encodeHeartbeat } from '../../adapters/wscam/encode.js';
 import { CamSimulator } from '../../adapters/wscam/simulator.js';
-import { connectClient, externalBroker, until } from '../helpers/harness.js';
+import { connectClient, externalBroker, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
-import { bridgeEvent, startWscam, type CamGateway } from './gateway.js';
-
-type Reply = { id: string; ok: boolean; code: unknown; message: unknown; data: unknown; error: { type: string; message: string } | null };
+import { bridgeEvent, command, offlineAfter, startWscam, type Reply } from '../helpers/ws-gateway.js';
 
 const OTHER_IMAGE = Buffer.from('a snapshot').toString('base64');
-
-async function command(g: CamGateway, sn: string, name: string, body: JsonObject): Promise<Reply> {
-  const id = typeof body.id === 'string' ? body.id : undefined;
-  const reply = g.inbox.json(g.topic(sn, `command/${name}/reply`), (r) => id === undefined || r.id === id);
-  await g.inbox.client.publishAsync(g.topic(sn, `command/${name}`), JSON.stringify(body), { qos: 1 });
-  return (await reply) as Reply;
-}
 
 t.test('the first heartbeat binds the connection: answered, availability and info retained', async (t) => {
   const g = await startWscam(t);
@@ -58,14 +49,17 @@ t.test('timestamps outside ±5 minutes are refused and establish nothing', async
   const g = await startWscam(t);
   const camera = await g.camera('cam2');
   const skew = bridgeEvent(g, 'protocol_error', 'clock_skew');
-  t.match(await camera.heartbeat({ clockOffsetS: 301 }), { ret: 2, msg: /ahead of the gateway clock/ });
+  // 5 s either side of the 300 s edge: the gateway reads its clock a moment after the camera did,
+  // and a second may tick in between.
+  t.match(await camera.heartbeat({ clockOffsetS: 305 }), { ret: 2, msg: /ahead of the gateway clock/ });
   t.match(await skew, { adapter: 'wscam', remote: /^127\.0\.0\.1:/ });
   t.match(await camera.uploadSnapshot({ clockOffsetS: -400 }), { ret: 2, msg: /behind/ });
   t.match(await camera.request({ operate: 'heartbeat', request_id: 'no-time', sn: 'cam2' }), { ret: 1, msg: /timestamp/ });
   t.equal(await g.metric('clock_skew'), 2);
   t.equal(g.inbox.unread(g.topic('cam2', 'availability')), 0, 'not bound: no availability');
-  t.match(await camera.uploadSnapshot({ clockOffsetS: 299, requestId: 'in-time' }), { ret: 0 }, 'within the window');
+  t.match(await camera.uploadSnapshot({ clockOffsetS: 295, requestId: 'in-time' }), { ret: 0 }, 'within the window');
   t.match(await g.inbox.json(g.topic('cam2', 'event/upload_snapshot')), { data: { data: TINY_JPEG_BASE64 } });
+  t.match(await camera.heartbeat({ clockOffsetS: -295 }), { ret: 0 }, 'behind, within the window');
   t.match(await camera.heartbeat({ clockOffsetS: 400 }), { ret: 2 }, 'heartbeats too, once bound');
   t.equal(g.inbox.unread(g.topic('cam2', 'event/upload_snapshot')), 0, 'nothing refused was published');
 });
@@ -90,7 +84,9 @@ t.test('identities: not a topic level, missing, not allowed', async (t) => {
   const camera = await g.camera('a/b');
   for (const sn of ['a/b', '', 'x+', '#']) t.match(await camera.heartbeat({ sn }), { ret: 1, msg: /^sn / }, JSON.stringify(sn));
   t.equal(await g.metric('invalid_identity'), 4);
-  t.match(await camera.request({ operate: 'heartbeat', request_id: 'no-sn', timestamp: camera.nowS() }), { sn: '', ret: 1 });
+  const missing = bridgeEvent(g, 'protocol_error', 'missing_identity');
+  t.match(await camera.request({ operate: 'heartbeat', request_id: 'no-sn', timestamp: camera.nowS() }), { sn: '', ret: 1, msg: /^sn is missing/ });
+  t.match(await missing, { adapter: 'wscam', remote: /^127\.0\.0\.1:/ });
   t.equal(await g.metric('missing_identity'), 1);
   t.match(await camera.request({ operate: 'heartbeat', request_id: 'numeric', timestamp: camera.nowS(), sn: 200000000009 }), { ret: 0 }, 'an sn sent as a number');
   t.equal((await g.inbox.take(g.topic('200000000009', 'availability'))).payload.toString(), 'online');
@@ -99,7 +95,7 @@ t.test('identities: not a topic level, missing, not allowed', async (t) => {
   const auth = bridgeEvent(g, 'auth_failed', 'sn_not_allowed');
   t.match(await stranger.heartbeat(), { ret: 4 });
   t.match(await auth, { deviceId: 'stranger' });
-  t.equal((await stranger.closed).code, 1008);
+  t.equal((await within(stranger.closed, 'stranger closed')).code, 1008);
   const allowed = await g.camera('cam-ok');
   t.match(await allowed.heartbeat(), { ret: 0 });
 });
@@ -115,19 +111,34 @@ t.test('bad input: the protocol error where there is one, a protocol_error and a
     operate: 'reboot_rsp', requestId: 'r1', sn: 'bad', ret: 5, msg: 'unknown operate reboot',
   });
   t.match(await unknown, { deviceId: 'bad' });
+  t.equal(await g.metric('unknown_operate'), 1);
+  const noIdEvent = bridgeEvent(g, 'protocol_error', 'bad_message');
   const noId = new Promise((resolve) => bad.once('answer', resolve));
   bad.sendRaw({ operate: 'heartbeat', timestamp: bad.nowS(), sn: 'bad' });
-  t.match(await noId, { operate: 'heartbeat_rsp', ret: 1 }, 'a request without request_id gets ret 1');
-  for (const [input, reason] of [['not json', 'bad_json'], ['{"__proto__":{"x":1}}', 'unsafe_key'], ['{"request_id":"x"}', 'bad_message']]) {
+  t.match(await within(noId, 'the refusal'), { operate: 'heartbeat_rsp', ret: 1 }, 'a request without request_id gets ret 1');
+  t.match(await noIdEvent, { deviceId: 'bad' });
+  const cases: Array<[string, string]> = [
+    ['not json', 'bad_json'],
+    ['[1,2]', 'bad_json'],
+    ['{"__proto__":{"x":1}}', 'unsafe_key'],
+    ['{"operate":"heartbeat"," constructor":{}}', 'unsafe_key'],
+    ['{"request_id":"x"}', 'bad_message'],
+  ];
+  for (const [input, reason] of cases) {
     const event = bridgeEvent(g, 'protocol_error', reason);
-    bad.sendRaw(input as string);
-    t.match(await event, { deviceId: 'bad' }, `${reason}: no answer possible, reported`);
+    bad.sendRaw(input);
+    t.match(await event, { adapter: 'wscam', deviceId: 'bad' }, `${reason}: no answer possible, reported`);
+    t.match(await good.heartbeat(), { ret: 0 }, `${reason}: the other camera never noticed`);
   }
+  t.equal(await g.metric('bad_json'), 2);
+  t.equal(await g.metric('unsafe_key'), 2);
+  t.equal(await g.metric('bad_message'), 2);
   t.match(await bad.uploadSnapshot(), { ret: 0 }, 'the camera keeps its connection');
+  t.equal(g.inbox.unread(g.topic('bad', 'event/upload_snapshot')), 1, 'only the good snapshot was published');
 
   const oversize = bridgeEvent(g, 'protocol_error', 'oversize');
   bad.sendRaw(JSON.stringify({ operate: 'upload_snapshot', request_id: 'big', timestamp: bad.nowS(), sn: 'bad', data: 'x'.repeat(5000) }));
-  t.equal((await bad.closed).code, 1009);
+  t.equal((await within(bad.closed, 'bad closed')).code, 1009);
   await oversize;
   t.equal((await g.inbox.take(g.topic('bad', 'availability'), (p) => p.toString() === 'offline')).payload.toString(), 'offline');
   t.match(await good.uploadSnapshot(), { ret: 0 }, 'the other camera never noticed');
@@ -141,7 +152,7 @@ t.test('the first message deadline closes a connection that never identified, ev
   const late = await g.camera('late');
   t.match(await late.heartbeat({ clockOffsetS: 1000 }), { ret: 2 }, 'refused: establishes nothing');
   const event = bridgeEvent(g, 'protocol_error', 'identify_timeout');
-  t.equal((await late.closed).code, 1008);
+  t.equal((await within(late.closed, 'late closed')).code, 1008);
   await event;
   t.match(await bound.heartbeat(), { ret: 0 });
 });
@@ -153,7 +164,7 @@ t.test('a second connection of the same camera replaces the first', async (t) =>
   const second = await g.camera('cam9');
   const replaced = bridgeEvent(g, 'device_disconnected', 'replaced');
   await second.heartbeat();
-  t.equal((await first.closed).code, 4000);
+  t.equal((await within(first.closed, 'first closed')).code, 4000);
   await replaced;
   const seen = second.waitCommand('get_dev_config');
   t.match(await command(g, 'cam9', 'get_dev_config', { id: 'g1' }), { ok: true });
@@ -169,17 +180,18 @@ t.test('three silent hb_intervals: offline; the interval set by set_dev_config c
   const alive = await g.camera('alive', { autoHeartbeat: true, hbInterval: 1 });
   await alive.start();
   const silent = await g.camera('silent');
+  const binding = Date.now();
   await silent.heartbeat();
   const skewed = await g.camera('skewed');
   await skewed.heartbeat();
   // Refused heartbeats (a clock off by 1000 s) do not keep a camera alive.
   const refused = setInterval(() => skewed.sendRaw(encodeHeartbeat({ requestId: 'r', timestamp: skewed.nowS(1000), sn: 'skewed' })), 200);
   t.teardown(() => clearInterval(refused));
-  const offline = await g.inbox.take(g.topic('silent', 'availability'), (p) => p.toString() === 'offline', 8000);
-  t.equal(offline.payload.toString(), 'offline');
-  await silent.closed;
+  // Three intervals of 1 s: not one, and not never (offlineAfter's deadline).
+  t.ok((await offlineAfter(g, 'silent', binding)) >= 2950, 'offline after three silent intervals, not before');
+  await within(silent.closed, 'silent closed');
   await g.inbox.take(g.topic('skewed', 'availability'), (p) => p.toString() === 'offline', 8000);
-  await skewed.closed;
+  await within(skewed.closed, 'skewed closed');
   clearInterval(refused);
   t.match(await alive.heartbeat(), { ret: 0 });
 
@@ -199,15 +211,14 @@ t.test('commands: each with its own request_id; the *_rsp matched by it', async 
   const ids = new Set<string>();
   const run = async (name: string, data: JsonObject, id: string): Promise<Reply> => {
     const seen = camera.waitCommand(name);
-    const before = Math.floor(Date.now() / 1000);
     const reply = await command(g, 'cam5', name, { id, data });
     const got = await seen;
     ids.add(String(got.requestId));
     t.same(got.data, data, `${name}: data beside the envelope`);
+    t.match(got.requestId, /^\d{18}$/, `${name}: a request_id of the gateway's`);
     t.equal(got.reply.request_id, got.requestId, `${name}: the rsp echoes the request_id`);
-    const sent = got as unknown as { requestId: string };
-    t.match(sent.requestId, /^\d{18}$/);
-    t.ok(Math.abs(before - Math.floor(Date.now() / 1000)) <= 1);
+    t.equal(got.sn, 'cam5', `${name}: sent to the camera's sn`);
+    t.ok(typeof got.timestamp === 'number' && Math.abs(got.timestamp - camera.nowS()) <= 5, `${name}: timestamp is now, in seconds`);
     return reply;
   };
 
@@ -241,7 +252,7 @@ t.test('an answer naming another sn is refused; the command times out', async (t
   const g = await startWscam(t);
   const raw = new WebSocket(g.url);
   t.teardown(() => raw.terminate());
-  await once(raw, 'open');
+  await within(once(raw, 'open'), 'the socket open');
   const received: JsonObject[] = [];
   raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
   raw.send(JSON.stringify(encodeHeartbeat({ requestId: 'h', timestamp: Math.floor(Date.now() / 1000), sn: 'cam6' })));
@@ -286,4 +297,29 @@ t.test('wss:// when a certificate is configured', async (t) => {
   const camera = await g.camera('secure', { ca: TLS_CA });
   t.match(await camera.heartbeat(), { ret: 0 });
   await t.rejects(new CamSimulator({ url: g.url, sn: 'untrusted' }).connect(), 'a certificate the camera does not trust');
+});
+
+t.test('ping/pong keep-alive: a camera that stops answering pings is dropped; others stay', async (t) => {
+  const g = await startWscam(t, { pingIntervalMs: 100 });
+  const live = await g.camera('live');
+  t.match(await live.heartbeat(), { ret: 0 });
+  const mute = new WebSocket(g.url, { autoPong: false });
+  t.teardown(() => mute.terminate());
+  await within(once(mute, 'open'), 'the socket open');
+  mute.send(JSON.stringify(encodeHeartbeat({ requestId: 'h', timestamp: Math.floor(Date.now() / 1000), sn: 'no-pong' })));
+  const [code] = (await within(once(mute, 'close'), 'the mute peer cut')) as [number];
+  t.equal(code, 1006, 'cut without a close handshake');
+  t.match(await bridgeEvent(g, 'device_disconnected', 'timeout'), { deviceId: 'no-pong' });
+  await g.inbox.take(g.topic('no-pong', 'availability'), (p) => p.toString() === 'offline');
+  t.match(await live.heartbeat(), { ret: 0 }, 'the camera that answers pings is still connected');
+});
+
+t.test('stop closes every camera with 1001 (going away)', async (t) => {
+  const g = await startWscam(t);
+  const camera = await g.camera('cam8');
+  await camera.heartbeat();
+  const started = Date.now();
+  await g.gateway.stop();
+  t.equal((await within(camera.closed, 'camera closed')).code, 1001);
+  t.ok(Date.now() - started < 5000, 'within the shutdown budget');
 });

@@ -3,7 +3,7 @@ import type { JsonObject } from '../../src/adapter.js';
 import { Mappings } from '../../src/mappings.js';
 import { COMMANDS, ENVELOPE_KEYS } from '../../adapters/wscam/constants.js';
 import { omit } from '../../adapters/wscam/decode.js';
-import { cmdData, commands } from './seed-examples.js';
+import { cmdData, commands } from './fixtures/seed-examples.js';
 
 const mappings = new Mappings('wscam');
 

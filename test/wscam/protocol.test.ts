@@ -20,7 +20,7 @@ import {
   encodeHeartbeat,
   encodeUploadSnapshot,
 } from '../../adapters/wscam/encode.js';
-import { commands, REQUEST_ID, replies, SEED_TIME, SN, uploads } from './seed-examples.js';
+import { commands, REQUEST_ID, replies, SEED_TIME, SN, uploads } from './fixtures/seed-examples.js';
 
 const parse = (text: string): JsonObject => parseJsonObject(text, 1 << 20).message;
 const none = (): boolean => false;

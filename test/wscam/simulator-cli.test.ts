@@ -1,6 +1,5 @@
 import t from 'tap';
-import { startWscam } from './gateway.js';
-import { runSimulatorCli } from '../helpers/ws-gateway.js';
+import { runSimulatorCli, startWscam } from '../helpers/ws-gateway.js';
 
 t.test('--help explains the options', async (t) => {
   const help = await runSimulatorCli('wscam', ['-h']);

@@ -8,23 +8,14 @@ import type { JsonObject } from '../../src/adapter.js';
 import { TINY_JPEG_BASE64 } from '../../adapters/ws-common/jpeg.js';
 import { encodeRegister, encodeReply } from '../../adapters/wsdoor/encode.js';
 import { DoorSimulator } from '../../adapters/wsdoor/simulator.js';
-import { connectClient, externalBroker, startGateway, testConfig, until } from '../helpers/harness.js';
+import { connectClient, externalBroker, startGateway, testConfig, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
-import { bridgeEvent, startWsdoor, wsdoorDefinition, type DoorGateway } from './gateway.js';
+import { bridgeEvent, command, offlineAfter, startWsdoor, wsdoorDefinition, type Reply } from '../helpers/ws-gateway.js';
 
 const OK = { code: '200', interval: undefined, data: '' };
 // A second tiny image, to tell apart which one reached media/img.
 const OTHER_IMAGE = Buffer.from('another image').toString('base64');
-
-type Reply = { id: string; ok: boolean; code: unknown; message: unknown; data: unknown; error: { type: string; message: string } | null };
-
-async function command(g: DoorGateway, sn: string, name: string, body: JsonObject): Promise<Reply> {
-  const id = typeof body.id === 'string' ? body.id : undefined;
-  const reply = g.inbox.json(g.topic(sn, `command/${name}/reply`), (r) => id === undefined || r.id === id);
-  await g.inbox.client.publishAsync(g.topic(sn, `command/${name}`), JSON.stringify(body), { qos: 1 });
-  return (await reply) as Reply;
-}
 
 t.test('register: answered with the heartbeat interval; availability and info retained', async (t) => {
   const g = await startWsdoor(t, { heartbeatIntervalS: 25 });
@@ -77,6 +68,22 @@ t.test('realtimeEvent: published with its image on media/img, then answered; a r
   t.equal(g.inbox.unread(events), 0);
 });
 
+t.test('an event resent on a new connection (its answer lost with the old one) is answered, not published again', async (t) => {
+  const g = await startWsdoor(t);
+  const first = await g.door('door2');
+  await first.register();
+  const events = g.topic('door2', 'event/realtimeEvent');
+  t.same(await first.sendEvent({ eventid: 'r1' }), OK);
+  await g.inbox.json(events);
+  await first.close();
+  const second = await g.door('door2');
+  await second.register();
+  t.same(await second.sendEvent({ eventid: 'r1' }), OK, 'answered again');
+  t.same(await second.sendEvent({ eventid: 'r2' }), OK);
+  t.match(await g.inbox.json(events), { data: { eventid: 'r2' } }, 'the next event, not r1 again');
+  t.equal(g.inbox.unread(events), 0);
+});
+
 t.test('before register: nothing is published and the terminal gets 500', async (t) => {
   const g = await startWsdoor(t);
   const door = await g.door('door2');
@@ -117,7 +124,7 @@ t.test('bad input gets 500, a protocol_error and a metric; oversize closes; othe
 
   const oversize = bridgeEvent(g, 'protocol_error', 'oversize');
   bad.sendRaw(JSON.stringify({ code: '207', data: { eventid: 'big', type: '1', data: { img: 'x'.repeat(5000) } } }));
-  t.equal((await bad.closed).code, 1009, 'closed with 1009 Message Too Big');
+  t.equal((await within(bad.closed, 'bad closed')).code, 1009, 'closed with 1009 Message Too Big');
   t.match(await oversize, { deviceId: 'bad' });
   t.equal(await g.metric('oversize'), 1);
   t.equal((await g.inbox.take(g.topic('bad', 'availability'), (p) => p.toString() === 'offline')).payload.toString(), 'offline');
@@ -137,15 +144,18 @@ t.test('identities that are not a topic level, or not allowed, are refused', asy
     t.match(await door.register({ sn }), { code: '500', data: /^sn / }, JSON.stringify(sn));
     await event;
   }
-  t.match(await door.request({ code: '205', data: { ip: '10.0.0.1' } }), { code: '500' }, 'no sn at all');
+  const missing = bridgeEvent(g, 'protocol_error', 'missing_identity');
+  t.match(await door.request({ code: '205', data: { ip: '10.0.0.1' } }), { code: '500', data: /^sn is missing/ }, 'no sn at all');
+  t.match(await missing, { adapter: 'wsdoor', remote: /^127\.0\.0\.1:/ });
   t.equal(await g.metric('missing_identity'), 1);
+  t.equal(await g.metric('invalid_identity'), 5);
   t.match(await door.sendEvent(), { code: '500', data: 'not registered' }, 'a refused register established nothing');
 
   const stranger = await g.door('stranger');
   const auth = bridgeEvent(g, 'auth_failed', 'sn_not_allowed');
   t.match(await stranger.register(), { code: '500' });
   t.match(await auth, { deviceId: 'stranger' });
-  t.equal((await stranger.closed).code, 1008, 'a terminal not in the allow-list is closed');
+  t.equal((await within(stranger.closed, 'stranger closed')).code, 1008, 'a terminal not in the allow-list is closed');
   t.equal(await g.metric('auth_failed'), 1);
 
   const allowed = await g.door('door-ok');
@@ -165,7 +175,7 @@ t.test('the first message deadline closes silent connections, not registered one
   await quick.register();
   const silent = await g.door('silent');
   const event = bridgeEvent(g, 'protocol_error', 'identify_timeout');
-  t.equal((await silent.closed).code, 1008);
+  t.equal((await within(silent.closed, 'silent closed')).code, 1008);
   t.match(await event, { remote: /^127\.0\.0\.1:/ });
   t.same(await quick.heartbeat(), OK, 'the registered terminal, older than the silent one, stays');
 });
@@ -177,7 +187,7 @@ t.test('a second connection of the same terminal replaces the first', async (t) 
   const second = await g.door('door9');
   const replaced = bridgeEvent(g, 'device_disconnected', 'replaced');
   await second.register();
-  t.equal((await first.closed).code, 4000, 'the old connection is closed');
+  t.equal((await within(first.closed, 'first closed')).code, 4000, 'the old connection is closed');
   await replaced;
   const seen = second.waitCommand('selectUser');
   const reply = await command(g, 'door9', 'selectUser', { id: 'after-replace', data: {} });
@@ -194,12 +204,13 @@ t.test('three silent heartbeat intervals: offline and closed; a heartbeating ter
   const alive = await g.door('alive', { autoHeartbeat: true });
   t.match(await alive.register(), { interval: '1' });
   const sleepy = await g.door('sleepy');
-  await sleepy.register();
   const gone = bridgeEvent(g, 'device_disconnected', 'timeout');
-  const offline = await g.inbox.take(g.topic('sleepy', 'availability'), (p) => p.toString() === 'offline', 8000);
-  t.equal(offline.payload.toString(), 'offline');
+  const registering = Date.now();
+  await sleepy.register();
+  // Three intervals of 1 s: not one, and not never (offlineAfter's deadline).
+  t.ok((await offlineAfter(g, 'sleepy', registering)) >= 2950, 'offline after three silent intervals, not before');
   t.match(await gone, { deviceId: 'sleepy' });
-  await sleepy.closed;
+  await within(sleepy.closed, 'sleepy closed');
   t.same(await alive.heartbeat(), OK);
   t.equal(g.inbox.unread(g.topic('alive', 'availability')), 1, 'only its online');
 });
@@ -238,7 +249,9 @@ t.test('commands: each reaches the terminal with its own commandId; answers matc
   });
   door.failNext('compareUser');
   t.match(await run('compareUser', { img: 'x' }, 'c10'), { ok: false, code: '500', error: { type: 'device', message: 'simulated failure' } });
-  t.equal(ids.size, 10, 'one commandId per command');
+  door.answerWith('selectUser', '206');
+  t.match(await run('selectUser', {}, 'c11'), { ok: false, code: '206', error: { type: 'device', message: 'the terminal answered code 206' } }, 'an unknown code with the commandId is the answer, a failure');
+  t.equal(ids.size, 11, 'one commandId per command');
 
   const answered = door.stats.commands;
   t.match(await command(g, 'door5', 'addUser', { id: 'bad', data: { userId: 'x' } }), { ok: false, code: null, error: { type: 'invalid' } });
@@ -251,7 +264,7 @@ t.test('a command without answer times out; its late answer is ignored; a closed
   const g = await startWsdoor(t);
   const raw = new WebSocket(g.url);
   t.teardown(() => raw.terminate());
-  await once(raw, 'open');
+  await within(once(raw, 'open'), 'the socket open');
   const received: JsonObject[] = [];
   raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
   raw.send(JSON.stringify(encodeRegister({ ip: '10.0.0.9', mac: 'm', sn: 'mute', type: '0' })));
@@ -313,9 +326,9 @@ t.test('ping/pong keep-alive: a peer that stops answering pings is dropped; othe
   await live.register();
   const mute = new WebSocket(g.url, { autoPong: false });
   t.teardown(() => mute.terminate());
-  await once(mute, 'open');
+  await within(once(mute, 'open'), 'the socket open');
   mute.send(JSON.stringify(encodeRegister({ ip: '10.0.0.2', mac: 'm', sn: 'no-pong', type: '0' })));
-  const [code] = (await once(mute, 'close')) as [number];
+  const [code] = (await within(once(mute, 'close'), 'the mute peer cut')) as [number];
   t.equal(code, 1006, 'cut without a close handshake');
   await g.inbox.take(g.topic('no-pong', 'availability'), (p) => p.toString() === 'offline');
   t.same(await live.heartbeat(), OK, 'the terminal that answers pings is still connected');
@@ -327,6 +340,7 @@ t.test('stop closes every terminal with 1001 (going away)', async (t) => {
   await door.register();
   const started = Date.now();
   await g.gateway.stop();
-  t.equal((await door.closed).code, 1001);
+  t.equal((await within(door.closed, 'door closed')).code, 1001);
   t.ok(Date.now() - started < 5000, 'within the shutdown budget');
+  await t.rejects(door.heartbeat(), /not connected/, 'a closed terminal fails at once instead of waiting forever');
 });

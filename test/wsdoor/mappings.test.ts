@@ -2,7 +2,7 @@ import t from 'tap';
 import type { JsonObject } from '../../src/adapter.js';
 import { Mappings } from '../../src/mappings.js';
 import { COMMANDS } from '../../adapters/wsdoor/constants.js';
-import { commands } from './seed-examples.js';
+import { commands } from './fixtures/seed-examples.js';
 
 const mappings = new Mappings('wsdoor');
 

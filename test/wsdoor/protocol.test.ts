@@ -21,7 +21,7 @@ import {
   encodeResponse,
 } from '../../adapters/wsdoor/encode.js';
 import { parseJsonObject } from '../../adapters/ws-common/json.js';
-import { COMMAND_ID, commands, device, replies, responses } from './seed-examples.js';
+import { COMMAND_ID, commands, device, replies, responses } from './fixtures/seed-examples.js';
 
 const parse = (text: string): JsonObject => parseJsonObject(text, 1 << 20).message;
 const none = (): boolean => false;

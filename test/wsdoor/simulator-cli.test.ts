@@ -1,6 +1,5 @@
 import t from 'tap';
-import { startWsdoor } from './gateway.js';
-import { runSimulatorCli } from '../helpers/ws-gateway.js';
+import { runSimulatorCli, startWsdoor } from '../helpers/ws-gateway.js';
 
 t.test('--help explains the options; a bad flag is refused', async (t) => {
   const help = await runSimulatorCli('wsdoor', ['--help']);

@@ -8,6 +8,7 @@ import { AllowList, identityOf, identityProblem } from '../../adapters/ws-common
 import { Inbox } from '../../adapters/ws-common/inbox.js';
 import { PendingCommands } from '../../adapters/ws-common/pending.js';
 import { CorrelationIds, deviceClock } from '../../adapters/ws-common/ids.js';
+import { handlerOf, Waiters } from '../../adapters/ws-common/simulator.js';
 import { wsdoorConfigSchema } from '../../adapters/wsdoor/config.js';
 import { wscamConfigSchema } from '../../adapters/wscam/config.js';
 
@@ -190,4 +191,33 @@ t.test('configuration: defaults, environment variables and refusals', async (t) 
   t.match(cam.getProperties(), { port: 8082, heartbeatIntervalS: 60, maxClockSkewS: 0, allowSn: [] });
   const bad = convict(wsdoorConfigSchema, { env: { GATE2MQTT_WSDOOR_HEARTBEAT_INTERVAL_S: '0' }, args: [] });
   t.throws(() => bad.validate(), /heartbeatIntervalS: must be an integer from 1 to 3600/);
+});
+
+t.test('simulator waiters: the oldest that accepts, a deadline, failed together', async (t) => {
+  const waiters = new Waiters<number>();
+  const even = waiters.wait((n) => n % 2 === 0);
+  const any = waiters.wait();
+  t.ok(waiters.offer(3), 'taken by the first waiter that accepts it');
+  t.equal(await any, 3);
+  t.ok(waiters.offer(4));
+  t.equal(await even, 4);
+  t.notOk(waiters.offer(5), 'nobody waits');
+
+  const late = waiters.wait(() => true, 20, 'the answer');
+  await t.rejects(late, /no the answer within 20 ms/);
+  t.equal(waiters.size, 0, 'a waiter past its deadline is gone');
+  t.notOk(waiters.offer(6), 'and takes nothing');
+
+  const a = waiters.wait();
+  const b = waiters.wait(() => true, 60_000);
+  waiters.failAll(new Error('closed'));
+  await t.rejects(a, /closed/);
+  await t.rejects(b, /closed/);
+});
+
+t.test('simulator command tables: own entries only', async (t) => {
+  const table: Record<string, () => string> = { addUser: () => 'ok' };
+  t.equal(handlerOf(table, 'addUser')?.(), 'ok');
+  t.equal(handlerOf(table, 'toString'), undefined, 'nothing from the prototype');
+  t.equal(handlerOf(table, 'nope'), undefined);
 });
