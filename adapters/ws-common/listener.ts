@@ -1,4 +1,4 @@
-// The HTTP(S) server and WebSocket server one adapter listens with: any path, a maxPayload bound
+// The HTTP(S) server and WebSocket server of one adapter, on every path, with a maxPayload bound
 // checked by ws before a message is buffered, no permessage-deflate (a small compressed frame must
 // not inflate past the bound, and devices do not ask for it), pings for keep-alive, and wss:// when
 // a certificate is configured.
