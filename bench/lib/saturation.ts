@@ -1,0 +1,78 @@
+// Maximum-rate comparisons (T1, T2, T3): each arm is driven open-loop a little above its own
+// maximum, so what it delivers in the measured window is that maximum. A short doubling probe
+// finds where each arm stops keeping up; rounds then interleave the arms (A B A B ...) so that the
+// drifts of a shared, noisy machine hit every arm alike, and the caller takes the median of the
+// per-round ratios.
+import type { GeneratorLine, RunContext } from './context.js';
+
+export interface ArmSample {
+  arm: string;
+  offeredPerSec: number;
+  deliveredPerSec: number;
+  /** Delivered < 95% of offered: the arm was at its maximum. */
+  saturated: boolean;
+  generators: GeneratorLine[];
+}
+
+export type RunArm<A extends string> = (arm: A, ratePerSec: number, durationMs: number, warmupMs: number) => Promise<ArmSample>;
+
+export interface SaturationPlan {
+  rounds: number;
+  durationMs: number;
+  warmupMs: number;
+  /** First rate of the doubling probe; the smoke run uses it as the rate and does not probe. */
+  probeFrom: number;
+  probeStepMs: number;
+  /** Offered rate over the estimated maximum. */
+  overload: number;
+}
+
+export function saturationPlan(ctx: RunContext, probeFrom: number): SaturationPlan {
+  return ctx.smoke
+    ? { rounds: 1, durationMs: 1000, warmupMs: 300, probeFrom, probeStepMs: 0, overload: 1 }
+    : { rounds: 3, durationMs: 5000, warmupMs: 1500, probeFrom, probeStepMs: 2000, overload: 1.3 };
+}
+
+/** Doubles the offered rate until the arm falls behind; its best delivered rate. */
+export async function probe<A extends string>(ctx: RunContext, runArm: RunArm<A>, arm: A, plan: SaturationPlan): Promise<number> {
+  let rate = plan.probeFrom;
+  let best = 0;
+  for (let step = 0; step < 7; step++) {
+    const sample = await runArm(arm, rate, plan.probeStepMs, Math.min(500, plan.probeStepMs / 3));
+    ctx.log(`  probe ${arm}: offered ${rate}/s delivered ${sample.deliveredPerSec}/s`);
+    best = Math.max(best, sample.deliveredPerSec);
+    if (sample.saturated) return best;
+    rate *= 2;
+  }
+  return best;
+}
+
+export async function saturationRounds<A extends string>(ctx: RunContext, arms: readonly A[], runArm: RunArm<A>, plan: SaturationPlan): Promise<{ samples: Array<ArmSample & { round: number }>; estimates: Record<string, number> }> {
+  // The best rate each arm has delivered so far: rounds offer `overload` times that. A round slowed
+  // down by the machine's other load then still saturates the next one (a rate that only ever
+  // ratchets up), which a "last delivered" estimate would not.
+  const best: Record<string, number> = {};
+  for (const arm of arms) best[arm] = ctx.smoke ? plan.probeFrom : await probe(ctx, runArm, arm, plan);
+  const samples: Array<ArmSample & { round: number }> = [];
+  for (let round = 0; round < plan.rounds; round++) {
+    for (const arm of arms) {
+      const sample = await runArm(arm, Math.round((best[arm] ?? plan.probeFrom) * plan.overload), plan.durationMs, plan.warmupMs);
+      ctx.log(`  round ${round + 1} ${arm}: offered ${sample.offeredPerSec}/s delivered ${sample.deliveredPerSec}/s${sample.saturated ? '' : ' (not saturated)'}`);
+      best[arm] = Math.max(best[arm] ?? 0, sample.deliveredPerSec);
+      samples.push({ ...sample, round });
+    }
+  }
+  return { samples, estimates: best };
+}
+
+/** Per round, arm `a` over arm `b`. */
+export function roundRatios(samples: ReadonlyArray<ArmSample & { round: number }>, a: string, b: string): number[] {
+  const out: number[] = [];
+  const rounds = new Set(samples.map((s) => s.round));
+  for (const r of rounds) {
+    const x = samples.find((s) => s.round === r && s.arm === a);
+    const y = samples.find((s) => s.round === r && s.arm === b);
+    if (x && y && y.deliveredPerSec > 0) out.push(x.deliveredPerSec / y.deliveredPerSec);
+  }
+  return out;
+}

@@ -1,0 +1,46 @@
+// T4: latency at half of T1's maximum rate, gateway against baseline at the same rate, from the
+// scheduled send instant to the subscriber's receipt. The verdict is the median over interleaved
+// rounds of (gateway p99 - baseline p99).
+import { check, verdict, type Scenario } from '../lib/context.js';
+import { median, round } from '../lib/stats.js';
+import { UplinkRig, type ArmRun } from '../lib/uplink.js';
+import { maxRate } from './rates.js';
+import { strip } from './throughput.js';
+
+export const t4: Scenario = {
+  id: 'T4',
+  title: 'latency at half of T1 maximum: added p99',
+  async run(ctx) {
+    const rounds = ctx.smoke ? 1 : 3;
+    const durationMs = ctx.smoke ? 1000 : 8000;
+    const warmupMs = ctx.smoke ? 300 : 2000;
+    const rig = await UplinkRig.start(ctx, { name: 'T4', devices: ctx.smoke ? 20 : 100, generators: 1 });
+    const runs: ArmRun[] = [];
+    const added: number[] = [];
+    let rate = 0;
+    try {
+      rate = Math.round((await maxRate(ctx, rig)) / 2);
+      for (let r = 0; r < rounds; r++) {
+        const baseline = await rig.run('baseline', rate, durationMs, warmupMs);
+        const gateway = await rig.run('qyzn', rate, durationMs, warmupMs);
+        ctx.log(`  round ${r + 1} at ${rate}/s: p99 baseline ${baseline.latencyMs.p99} ms, gateway ${gateway.latencyMs.p99} ms`);
+        runs.push(baseline, gateway);
+        added.push(gateway.latencyMs.p99 - baseline.latencyMs.p99);
+      }
+    } finally {
+      await rig.stop();
+    }
+    const p = (arm: 'qyzn' | 'baseline', key: 'p50' | 'p99'): number => round(median(runs.filter((x) => x.arm === arm).map((x) => x.latencyMs[key])), 2);
+    const addedP99 = round(median(added), 2);
+    const checks = [check('added p99 latency', addedP99, 'ms', '<= 3 ms over baseline', addedP99 <= 3, ctx)];
+    const unsaturated = runs.every((x) => !x.saturated);
+    return {
+      status: verdict(checks, ctx),
+      summary: `at ${rate}/s: p99 gateway ${p('qyzn', 'p99')} ms vs baseline ${p('baseline', 'p99')} ms (p50 ${p('qyzn', 'p50')} vs ${p('baseline', 'p50')}); added p99 ${addedP99} ms`,
+      checks,
+      generators: runs.flatMap((x) => x.generators),
+      notes: unsaturated ? [] : ['some runs did not deliver 95% of the offered rate: the rate is not below the maximum on this machine now'],
+      details: { ratePerSec: rate, addedP99Ms: added.map((x) => round(x, 2)), rounds: runs.map(strip) },
+    };
+  },
+};

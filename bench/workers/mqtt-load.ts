@@ -1,0 +1,58 @@
+// The baseline publisher: MQTT.js publishing, at QoS 1, the same envelope the gateway would
+// publish for the same device message, on the same schedule, to the same broker. Its in-flight
+// window is bounded like the gateway's (32 per simulated device, see MAX_IN_FLIGHT in the qyzn
+// connection), beyond which messages wait in order, as they would in the terminals' sockets.
+import type { MqttClient } from 'mqtt';
+import { connectMqtt } from '../lib/mqtt-client.js';
+import { nowUs } from '../lib/clock.js';
+import { serve } from '../lib/ipc.js';
+import { Outcomes, settle } from '../lib/outcomes.js';
+import { envelope, eventTopic } from '../lib/payload.js';
+import type { MqttLoadProtocol } from '../lib/protocols.js';
+import { openLoop } from '../lib/schedule.js';
+import { selfStats } from './self.js';
+
+let client: MqttClient | undefined;
+let inflightCap = 1024;
+
+serve<MqttLoadProtocol>(
+  {
+    async connect(args) {
+      inflightCap = args.inflightCap;
+      client = await connectMqtt(args.url, { clientId: args.clientId, protocolVersion: 5, clean: true, reconnectPeriod: 1000 });
+      return null;
+    },
+    async run(args) {
+      const mq = client;
+      if (!mq) throw new Error('not connected');
+      const outcomes = new Outcomes(`mqtt-load-${process.pid}`, args.startAtUs, args.bucketMs);
+      const waiting: Array<() => void> = [];
+      let inflight = 0;
+      const publish = (serial: string, seq: number, scheduledUs: number): void => {
+        inflight += 1;
+        mq.publish(eventTopic(args.base, serial), envelope(serial, { r: args.tag, d: serial, s: seq, t: scheduledUs }), { qos: 1 }, (err) => {
+          const at = nowUs();
+          if (err) outcomes.refusedOne(at, true);
+          else outcomes.acked(serial, seq, scheduledUs, at);
+          inflight -= 1;
+          const next = waiting.shift();
+          if (next) next();
+        });
+      };
+      const loop = await openLoop(args, (i, scheduledUs) => {
+        const serial = args.serials[i % args.serials.length] as string;
+        const seq = outcomes.next(serial);
+        if (inflight < inflightCap) publish(serial, seq, scheduledUs);
+        else waiting.push(() => publish(serial, seq, scheduledUs));
+      });
+      await settle(() => outcomes.inFlight <= 0, args.settleMs);
+      return outcomes.report(loop);
+    },
+    stats() {
+      return selfStats({ online: client?.connected ? 1 : 0, commands: 0, heartbeats: 0 });
+    },
+  },
+  async () => {
+    await client?.endAsync(true);
+  },
+);
