@@ -12,6 +12,8 @@ export interface BrokerOptions {
   port: number;
   wsEnabled: boolean;
   wsPort: number;
+  /** Default 5000. */
+  drainTimeoutMs?: number;
   logger: Logger;
 }
 
@@ -43,12 +45,16 @@ export class EmbeddedBroker {
 
   async start(): Promise<BrokerAddresses> {
     const { host, port, wsEnabled, wsPort, logger } = this.options;
-    const aedes = await Aedes.createBroker({ id: 'gate2mqtt' });
+    // A subscriber that stops reading is cut off after drainTimeout; meanwhile publishes to it wait
+    // (and pile up). Below the gateway's publish timeout, a stalled subscriber costs devices a
+    // few seconds, not the gateway's memory.
+    const aedes = await Aedes.createBroker({ id: 'gate2mqtt', drainTimeout: this.options.drainTimeoutMs ?? 5000 });
     this.aedes = aedes;
     aedes.on('clientError', (client, err) => logger.debug({ client: client.id, err: err.message }, 'broker client error'));
     aedes.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'broker connection error'));
 
-    this.tcp = createServer((socket) => aedes.handle(socket));
+    // noDelay: QoS 1 is a small-packet ping-pong; Nagle would hold each PUBACK back by up to 40 ms.
+    this.tcp = createServer({ noDelay: true }, (socket) => aedes.handle(socket));
     const mqttPort = await listen(this.tcp, host, port, () =>
       new PortInUseError('the embedded MQTT broker', port, 'GATE2MQTT_BROKER_PORT', port === 1883 ? MOSQUITTO_HINT : ''),
     );

@@ -34,7 +34,7 @@ export interface Wall {
   second: number;
 }
 
-export function wallAt(utcMs: number, timeZone: string): Wall {
+function wallFromParts(utcMs: number, timeZone: string): Wall {
   const wall: Wall = { year: 0, month: 0, day: 0, hour: 0, minute: 0, second: 0 };
   for (const part of formatter(timeZone).formatToParts(new Date(utcMs))) {
     if (part.type in wall) wall[part.type as keyof Wall] = Number(part.value);
@@ -46,10 +46,35 @@ function wallAsUtc(w: Wall): number {
   return Date.UTC(w.year, w.month - 1, w.day, w.hour, w.minute, w.second);
 }
 
+/** Zone offsets change only on quarter hours: one Intl lookup per zone and quarter hour serves
+ *  every device time inside it (Intl's formatToParts was the gantry upload's costliest call). */
+const QUARTER_HOUR_MS = 15 * 60 * 1000;
+const OFFSETS_KEPT = 4096;
+const offsets = new Map<string, number>();
+
 /** Offset of `timeZone` from UTC at the instant `utcMs`, in milliseconds. */
 function offsetAt(utcMs: number, timeZone: string): number {
-  const whole = Math.floor(utcMs / 1000) * 1000;
-  return wallAsUtc(wallAt(whole, timeZone)) - whole;
+  const key = `${timeZone}|${Math.floor(utcMs / QUARTER_HOUR_MS)}`;
+  let offset = offsets.get(key);
+  if (offset === undefined) {
+    const whole = Math.floor(utcMs / 1000) * 1000;
+    offset = wallAsUtc(wallFromParts(whole, timeZone)) - whole;
+    if (offsets.size >= OFFSETS_KEPT) offsets.clear();
+    offsets.set(key, offset);
+  }
+  return offset;
+}
+
+export function wallAt(utcMs: number, timeZone: string): Wall {
+  const local = new Date(Math.floor(utcMs / 1000) * 1000 + offsetAt(utcMs, timeZone));
+  return {
+    year: local.getUTCFullYear(),
+    month: local.getUTCMonth() + 1,
+    day: local.getUTCDate(),
+    hour: local.getUTCHours(),
+    minute: local.getUTCMinutes(),
+    second: local.getUTCSeconds(),
+  };
 }
 
 function pad(n: number, width = 2): string {

@@ -38,7 +38,7 @@ export interface GatewayConfig {
   deviceTimeZone: string;
   log: { level: string };
   mqtt: MqttConfig;
-  broker: { host: string; port: number; wsEnabled: boolean; wsPort: number; inProcess: boolean };
+  broker: { host: string; port: number; wsEnabled: boolean; wsPort: number; inProcess: boolean; drainTimeoutMs: number };
   http: { host: string; port: number; bodyLimitBytes: number; cert: string; key: string };
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
@@ -169,6 +169,12 @@ export const schema: Schema<GatewayConfig> = {
       default: 9001,
       env: 'GATE2MQTT_BROKER_WS_PORT',
       arg: 'broker-ws-port',
+    },
+    drainTimeoutMs: {
+      doc: 'A subscriber of the embedded broker that does not read for this long is disconnected (its QoS 1 messages stay queued in a persistent session). Keep it below mqtt.publishTimeoutMs, so that a stalled subscriber does not hold device messages.',
+      format: 'nat',
+      default: 5000,
+      env: 'GATE2MQTT_BROKER_DRAIN_TIMEOUT_MS',
     },
     inProcess: {
       doc: 'The gateway publishes into the embedded broker by calling it in the same process (fast); false: over a loopback MQTT connection, as to an external broker.',

@@ -138,6 +138,9 @@ export class MqttLink extends EventEmitter implements Link {
     const client = this.client;
     if (!client) return;
     this.options.logger.info({ url: this.options.url, protocolVersion: this.version }, 'connected to MQTT broker');
+    // QoS 1 is a small-packet ping-pong; Nagle would hold each publish back waiting for the last PUBACK.
+    const stream = client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined;
+    stream?.setNoDelay?.(true);
     const filters = [...this.subscriptions.keys()];
     if (filters.length > 0) client.subscribe(filters, { qos: 1 });
     // A restarted broker may have lost what we retained: say it all again.
