@@ -12,7 +12,7 @@ export interface BrokerOptions {
   port: number;
   wsEnabled: boolean;
   wsPort: number;
-  /** Default 5000. */
+  /** Default 60000 (aedes's own). */
   drainTimeoutMs?: number;
   logger: Logger;
 }
@@ -45,10 +45,8 @@ export class EmbeddedBroker {
 
   async start(): Promise<BrokerAddresses> {
     const { host, port, wsEnabled, wsPort, logger } = this.options;
-    // A subscriber that stops reading is cut off after drainTimeout; meanwhile publishes to it wait
-    // (and pile up). Below the gateway's publish timeout, a stalled subscriber costs devices a
-    // few seconds, not the gateway's memory.
-    const aedes = await Aedes.createBroker({ id: 'gate2mqtt', drainTimeout: this.options.drainTimeoutMs ?? 5000 });
+    // A subscriber that stops reading is cut off after drainTimeout; meanwhile publishes to it wait.
+    const aedes = await Aedes.createBroker({ id: 'gate2mqtt', drainTimeout: this.options.drainTimeoutMs ?? 60000 });
     this.aedes = aedes;
     aedes.on('clientError', (client, err) => logger.debug({ client: client.id, err: err.message }, 'broker client error'));
     aedes.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'broker connection error'));

@@ -171,9 +171,9 @@ export const schema: Schema<GatewayConfig> = {
       arg: 'broker-ws-port',
     },
     drainTimeoutMs: {
-      doc: 'A subscriber of the embedded broker that does not read for this long is disconnected (its QoS 1 messages stay queued in a persistent session). Keep it below mqtt.publishTimeoutMs, so that a stalled subscriber does not hold device messages.',
+      doc: "A subscriber of the embedded broker whose socket does not drain for this long is disconnected; until then, publishes to it wait (and the gateway's memory grows). Lower it to cut stalled subscribers off sooner; a clean-session subscriber then misses what was published meanwhile.",
       format: 'nat',
-      default: 5000,
+      default: 60000,
       env: 'GATE2MQTT_BROKER_DRAIN_TIMEOUT_MS',
     },
     inProcess: {
