@@ -102,6 +102,8 @@ function parse(argv: string[]): CliOptions | 'help' {
 }
 
 async function bringUp(sim: QyznSimulator, options: CliOptions): Promise<void> {
+  // Before connecting: the gateway may send a command as soon as the login makes the device online.
+  sim.answerWith('*', options.answer);
   await sim.connect();
   if (options.register) {
     const registered = await sim.register();
@@ -109,7 +111,6 @@ async function bringUp(sim: QyznSimulator, options: CliOptions): Promise<void> {
   }
   const login = await sim.login();
   if (login.result !== 0) throw new Error(`login refused: ${login.result} ${login.desc ?? ''}`);
-  sim.answerWith('*', options.answer);
   await sim.syncTime();
   sim.startTraffic(options.rate);
 }
