@@ -35,13 +35,11 @@ export interface ResolvedCommand {
 export const MAPPINGS_DIR = join(ROOT, 'mappings');
 
 export class Mappings {
-  readonly adapter: string;
   private readonly dir: string;
   private readonly commands = new Map<string, ResolvedCommand>();
 
   /** Reads and compiles `mappings/{adapter}/commands.json` once; a broken schema fails the start. */
   constructor(adapter: string, dir = join(MAPPINGS_DIR, adapter)) {
-    this.adapter = adapter;
     this.dir = dir;
     const file = join(dir, 'commands.json');
     if (!existsSync(file)) return;
