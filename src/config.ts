@@ -27,6 +27,7 @@ export interface MqttConfig {
   reconnectPeriodMs: number;
   sessionExpiryS: number;
   publishTimeoutMs: number;
+  maxInflight: number;
   ca: string;
   cert: string;
   key: string;
@@ -132,6 +133,12 @@ export const schema: Schema<GatewayConfig> = {
       doc: 'How long a device message waits for the broker acknowledgement before the device gets its failure code.',
       format: 'nat',
       default: 10000,
+    },
+    maxInflight: {
+      doc: "Device messages handed to the broker and not yet acknowledged, at most (MQTT 5: also at most the broker's receive maximum). The rest wait in the gateway, in order; one still waiting when publishTimeoutMs runs out is never published, and its device gets its failure code.",
+      format: 'nat',
+      default: 100,
+      env: 'GATE2MQTT_MQTT_MAX_INFLIGHT',
     },
     ca: { doc: 'CA certificate file for mqtts:// or wss://.', format: String, default: '', env: 'GATE2MQTT_MQTT_CA' },
     cert: { doc: 'Client certificate file.', format: String, default: '', env: 'GATE2MQTT_MQTT_CERT' },

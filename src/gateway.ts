@@ -96,7 +96,12 @@ export class Gateway {
     const mqttLogger = logger.child({ component: 'mqtt' });
     const link: Link =
       this.broker && config.broker.inProcess
-        ? new InProcessLink({ broker: this.broker.instance, publishTimeoutMs: config.mqtt.publishTimeoutMs, logger: mqttLogger })
+        ? new InProcessLink({
+            broker: this.broker.instance,
+            publishTimeoutMs: config.mqtt.publishTimeoutMs,
+            maxInflight: config.mqtt.maxInflight,
+            logger: mqttLogger,
+          })
         : new MqttLink({
             url: this.mqttUrl,
             config: config.mqtt,

@@ -8,6 +8,7 @@ import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { HandoverError } from './errors.js';
 import type { InboundPacket, Link, MessageHandler, PublishOptions } from './mqtt.js';
+import { PublishWindow } from './window.js';
 
 interface AedesPacket {
   topic: string;
@@ -21,6 +22,9 @@ type Deliver = (packet: AedesPacket, callback: () => void) => void;
 export interface InProcessOptions {
   broker: Aedes;
   publishTimeoutMs: number;
+  /** Publishes handed to aedes at once. Past its `concurrency` (100) aedes queues them in arrays
+   *  it shifts one by one, and nothing handed to it can be taken back. */
+  maxInflight: number;
   logger: Logger;
 }
 
@@ -29,10 +33,16 @@ export class InProcessLink extends EventEmitter implements Link {
   private readonly options: InProcessOptions;
   private open = false;
   private readonly delivers: Array<{ filter: string; deliver: Deliver }> = [];
+  private readonly window: PublishWindow;
 
   constructor(options: InProcessOptions) {
     super();
     this.options = options;
+    this.window = new PublishWindow({
+      limit: options.maxInflight,
+      timeoutMs: options.publishTimeoutMs,
+      lateMessage: `the broker did not take the message within ${options.publishTimeoutMs} ms`,
+    });
   }
 
   get connected(): boolean {
@@ -51,6 +61,7 @@ export class InProcessLink extends EventEmitter implements Link {
       this.delivers.map(({ filter, deliver }) => new Promise<void>((resolve) => broker.unsubscribe(filter, deliver as never, () => resolve()))),
     );
     this.delivers.length = 0;
+    this.window.failAll('the embedded broker is closed');
     this.emit('disconnect');
   }
 
@@ -85,20 +96,15 @@ export class InProcessLink extends EventEmitter implements Link {
     }
   }
 
+  /** "Acknowledged" is aedes's publish callback. A subscriber whose socket is backed up holds that
+   *  callback (up to `broker.drainTimeoutMs`); the device must not wait that long. */
   publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     if (!this.connected) return Promise.reject(new HandoverError('the embedded broker is closed'));
-    const { broker, publishTimeoutMs } = this.options;
-    return new Promise((resolve, reject) => {
-      // A subscriber whose socket is backed up holds the callback; the device must not wait for ever.
-      const timer = setTimeout(
-        () => reject(new HandoverError(`the broker did not take the message within ${publishTimeoutMs} ms`)),
-        publishTimeoutMs,
-      );
-      broker.publish(this.packet(topic, payload, options) as never, (err?: Error) => {
-        clearTimeout(timer);
-        if (err) reject(new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }));
-        else resolve();
-      });
+    const { broker } = this.options;
+    const packet = this.packet(topic, payload, options);
+    return this.window.submit((done) => {
+      broker.publish(packet as never, done);
+      return undefined;
     });
   }
 

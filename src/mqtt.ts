@@ -6,6 +6,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import type { Logger } from 'pino';
 import type { MqttConfig } from './config.js';
 import { HandoverError } from './errors.js';
+import { PublishWindow } from './window.js';
 
 /** What a handler needs of an incoming message beside topic and payload. */
 export interface InboundPacket {
@@ -58,13 +59,19 @@ export class MqttLink extends EventEmitter implements Link {
   private client: MqttClient | undefined;
   private version: 4 | 5;
   private readonly retained = new Map<string, string | Buffer>();
-  private readonly inflight = new Set<(why: string) => void>();
+  private readonly window: PublishWindow;
   private readonly subscriptions = new Map<string, { match: (topic: string) => boolean; handler: MessageHandler }>();
 
   constructor(options: LinkOptions) {
     super();
     this.options = options;
     this.version = options.config.protocol === '3.1.1' ? 4 : 5;
+    const { maxInflight, publishTimeoutMs } = options.config;
+    this.window = new PublishWindow({
+      limit: maxInflight,
+      timeoutMs: publishTimeoutMs,
+      lateMessage: `the broker did not acknowledge within ${publishTimeoutMs} ms`,
+    });
   }
 
   get connected(): boolean {
@@ -98,9 +105,9 @@ export class MqttLink extends EventEmitter implements Link {
         client.on('error', (err) => this.options.logger.warn({ err }, 'MQTT error'));
         resolve();
       });
-      client.on('connect', () => this.onConnect());
+      client.on('connect', (connack) => this.onConnect(connack.properties?.receiveMaximum));
       client.on('close', () => {
-        this.failInflight();
+        this.window.failAll('the connection to the MQTT broker was lost');
         this.emit('disconnect');
       });
       client.on('offline', () => this.options.logger.warn('MQTT broker unreachable; reconnecting'));
@@ -134,9 +141,11 @@ export class MqttLink extends EventEmitter implements Link {
     return options;
   }
 
-  private onConnect(): void {
+  private onConnect(receiveMaximum: number | undefined): void {
     const client = this.client;
     if (!client) return;
+    // MQTT 5: the broker says how many unacknowledged QoS 1 publishes it takes from us.
+    this.window.limit = Math.max(1, Math.min(this.options.config.maxInflight, receiveMaximum ?? Infinity));
     this.options.logger.info({ url: this.options.url, protocolVersion: this.version }, 'connected to MQTT broker');
     // QoS 1 is a small-packet ping-pong; Nagle would hold each publish back waiting for the last PUBACK.
     const stream = client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined;
@@ -172,30 +181,18 @@ export class MqttLink extends EventEmitter implements Link {
   publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
     const client = this.client;
     if (!client?.connected) return Promise.reject(new HandoverError('not connected to the MQTT broker'));
-    return new Promise((resolve, reject) => {
-      const timeoutMs = this.options.config.publishTimeoutMs;
-      const settle = (err?: Error): void => {
-        clearTimeout(timer);
-        this.inflight.delete(giveUp);
-        if (err) reject(err);
-        else resolve();
-      };
-      const done = (err?: Error): void => {
-        settle(err ? new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }) : undefined);
-      };
-      client.publish(topic, payload, this.packetOptions(options), done);
+    const packet = this.packetOptions(options);
+    return this.window.submit((done) => {
+      if (!client.connected) {
+        done(new Error('not connected'));
+        return undefined;
+      }
+      client.publish(topic, payload, packet, done);
       const messageId = client.getLastMessageId();
-      const giveUp = (why: string): void => {
+      return () => {
         if (client.outgoing[messageId]?.cb === done) client.removeOutgoingMessage(messageId);
-        settle(new HandoverError(why));
       };
-      const timer = setTimeout(() => giveUp(`the broker did not acknowledge within ${timeoutMs} ms`), timeoutMs);
-      this.inflight.add(giveUp);
     });
-  }
-
-  private failInflight(): void {
-    for (const giveUp of [...this.inflight]) giveUp('the connection to the MQTT broker was lost');
   }
 
   /** Publishes now if connected, else when connected again; never fails (command replies). */
