@@ -64,6 +64,9 @@ export class QyznConnection implements DeviceSession, SessionPort {
   private corked = false;
   private seq = randomInt(0, 0x1_0000_0000);
   private readonly pending = new Map<number, Pending>();
+  /** Frames of the last chunk not dispatched yet: one chunk can hold hundreds of frames, and past
+   *  MAX_IN_FLIGHT they wait here, with the socket paused, instead of in the gateway's heap. */
+  private unread: Iterator<Frame> | undefined;
 
   constructor(socket: Socket, env: ConnectionEnv) {
     this.socket = socket;
@@ -108,11 +111,23 @@ export class QyznConnection implements DeviceSession, SessionPort {
   // --- bytes in -------------------------------------------------------------------------------
 
   private onData(chunk: Buffer): void {
-    for (const frame of this.parser.frames(chunk)) {
-      if (this.closing) return;
-      this.track(this.dispatch(frame));
+    this.unread = this.parser.frames(chunk);
+    this.readFrames();
+  }
+
+  private readFrames(): void {
+    const frames = this.unread;
+    if (!frames) return;
+    while (!this.closing && this.inFlight < MAX_IN_FLIGHT) {
+      const next = frames.next();
+      if (next.done) {
+        this.unread = undefined;
+        if (this.parser.error) this.broken(this.parser.error);
+        this.flow();
+        return;
+      }
+      this.track(this.dispatch(next.value));
     }
-    if (this.parser.error) this.broken(this.parser.error);
   }
 
   private dispatch(frame: Frame): Promise<void> | undefined {
@@ -380,13 +395,14 @@ export class QyznConnection implements DeviceSession, SessionPort {
       .catch((err: unknown) => this.logger.error({ err }, 'device message failed'))
       .finally(() => {
         this.inFlight -= 1;
-        this.flow();
+        if (this.unread) this.readFrames();
+        else this.flow();
       });
   }
 
   private flow(): void {
     if (this.closing) return;
-    if (this.writeBlocked || this.inFlight >= MAX_IN_FLIGHT) this.socket.pause();
+    if (this.writeBlocked || this.inFlight >= MAX_IN_FLIGHT || this.unread) this.socket.pause();
     else if (this.socket.isPaused()) this.socket.resume();
   }
 
