@@ -183,19 +183,18 @@ class Device implements DeviceHandle {
   }
 
   private async publishEnvelope(topic: string, name: string, data: JsonObject, options: UplinkOptions, id = randomUUID()): Promise<void> {
-    const { link, topics, output, metrics } = this.core;
-    const { data: body, media } = extractMedia(data, options.media ?? [], output.media, (field) =>
-      topics.media(this.adapter, this.deviceId, field),
-    );
+    const { link, topics, output } = this.core;
+    const paths = options.media ?? [];
+    const { data: body, media } =
+      paths.length === 0 ? { data, media: [] } : extractMedia(data, paths, output.media, (field) => topics.media(this.adapter, this.deviceId, field));
     const envelope: JsonObject = { id, ts: new Date().toISOString(), adapter: this.adapter, deviceId: this.deviceId, name, data: body };
     if (output.includeRaw && options.raw !== undefined) envelope.raw = options.raw;
+    const event = link.publish(topic, JSON.stringify(envelope));
     try {
-      await Promise.all([
-        link.publish(topic, JSON.stringify(envelope)),
-        ...media.map((m) => link.publish(topics.media(this.adapter, this.deviceId, m.field), m.bytes, { retain: true })),
-      ]);
+      if (media.length === 0) await event;
+      else await Promise.all([event, ...media.map((m) => link.publish(topics.media(this.adapter, this.deviceId, m.field), m.bytes, { retain: true }))]);
     } catch (err) {
-      metrics.handoverFailures.inc({ adapter: this.adapter });
+      this.core.metrics.handoverFailures.inc({ adapter: this.adapter });
       this.logger.warn({ err: (err as Error).message, name }, 'message not handed over; the device gets its failure code');
       throw err;
     }

@@ -12,6 +12,8 @@ export class Metrics {
   readonly protocolErrors: Counter<'adapter' | 'reason'>;
   readonly handoverFailures: Counter<'adapter'>;
   readonly mqttConnected: Gauge;
+  private readonly pendingIn = new PendingCounts();
+  private readonly pendingOut = new PendingCounts();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -26,12 +28,14 @@ export class Metrics {
       help: 'Messages received from devices, per adapter and protocol message name.',
       labelNames: ['adapter', 'name'],
       registers,
+      collect: () => this.pendingIn.flush(this.messagesIn),
     });
     this.messagesOut = new Counter({
       name: 'gate2mqtt_messages_out_total',
       help: 'Messages sent to devices (commands and answers), per adapter and protocol message name.',
       labelNames: ['adapter', 'name'],
       registers,
+      collect: () => this.pendingOut.flush(this.messagesOut),
     });
     this.commands = new Counter({
       name: 'gate2mqtt_commands_total',
@@ -67,11 +71,13 @@ export class Metrics {
   }
 
   forAdapter(adapter: string): AdapterMetrics {
+    const counts = { in: this.pendingIn.forAdapter(adapter), out: this.pendingOut.forAdapter(adapter) };
     return {
-      messageIn: (name) => this.messagesIn.inc({ adapter, name }),
-      messageOut: (name) => this.messagesOut.inc({ adapter, name }),
+      messageIn: (name) => counts.in.set(name, (counts.in.get(name) ?? 0) + 1),
+      messageOut: (name) => counts.out.set(name, (counts.out.get(name) ?? 0) + 1),
     };
   }
+
 }
 
 /** What an adapter counts itself. Devices, commands, hand-overs and protocol errors are counted by
@@ -80,4 +86,29 @@ export interface AdapterMetrics {
   /** A message from a device; `name` is the protocol's name (bounded: use `unknown` for others). */
   messageIn(name: string): void;
   messageOut(name: string): void;
+}
+
+/** Counts per device message, handed to prom-client when it collects: its inc() hashes a label
+ *  object every call, which showed in the uplink profile. Names are bounded (the protocol's own, or
+ *  `unknown`), so is this map. */
+class PendingCounts {
+  private readonly adapters = new Map<string, Map<string, number>>();
+
+  forAdapter(adapter: string): Map<string, number> {
+    let counts = this.adapters.get(adapter);
+    if (!counts) {
+      counts = new Map();
+      this.adapters.set(adapter, counts);
+    }
+    return counts;
+  }
+
+  flush(counter: Counter<'adapter' | 'name'>): void {
+    for (const [adapter, counts] of this.adapters) {
+      for (const [name, pending] of counts) {
+        if (pending > 0) counter.inc({ adapter, name }, pending);
+      }
+      counts.clear();
+    }
+  }
 }
