@@ -93,6 +93,8 @@ export class GatewayProcess {
     // One file per thread (tsx's loader hooks run in a thread of their own): no fixed name, or
     // the threads overwrite each other's profile.
     if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
+    // For looking closer at one run (e.g. --trace-gc); not used by the suite.
+    nodeArgs.push(...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean));
     nodeArgs.push(join(ROOT, 'src/main.ts'));
     // `ulimit -n` in a shell that then execs node: Node cannot raise its own limit. The shell
     // keeps the pid, so /proc/<pid> is node's.

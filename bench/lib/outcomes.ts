@@ -1,6 +1,7 @@
 // What a load generator knows after a run: per device how many it sent, which the gateway (or,
 // for the baseline, the broker) acknowledged, which were refused, and which got no answer at all.
 import { Buckets, Samples, type Summary } from './stats.js';
+import { LISTED_PER_DEVICE } from './tracker.js';
 import type { OpenLoopResult } from './schedule.js';
 
 export interface GenReport {
@@ -94,7 +95,7 @@ export class Outcomes {
 
   report(loop: OpenLoopResult): GenReport {
     const notOk: Record<string, number[]> = {};
-    for (const [device, set] of this.unacked) if (set.size > 0) notOk[device] = [...set].slice(0, 50);
+    for (const [device, set] of this.unacked) if (set.size > 0) notOk[device] = [...set].slice(0, LISTED_PER_DEVICE);
     return {
       name: this.name,
       loop,

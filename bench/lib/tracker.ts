@@ -77,12 +77,15 @@ export interface StreamReport {
   /** Receive counts per bucket from startUs. */
   buckets: number[];
   bucketMs: number;
-  /** Per device: sequence numbers below `sent` that never arrived (at most 50 listed per device). */
+  /** Per device: sequence numbers below `sent` that never arrived (at most LISTED_PER_DEVICE). */
   missing: Record<string, number[]>;
   missingTotal: number;
   /** Devices with a duplicate or a reordering, first 20. */
   badDevices: string[];
 }
+
+/** How many missing (or refused) sequence numbers a report lists per device. */
+export const LISTED_PER_DEVICE = 1000;
 
 export class StreamTracker {
   readonly window: TrackerWindow;
@@ -134,7 +137,7 @@ export class StreamTracker {
       for (let seq = 0; seq < count; seq++) {
         if (stream?.has(seq)) continue;
         gapCount += 1;
-        if (gaps.length < 50) gaps.push(seq);
+        if (gaps.length < LISTED_PER_DEVICE) gaps.push(seq);
       }
       if (gapCount > 0) {
         missing[device] = gaps;

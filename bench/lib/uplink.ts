@@ -13,7 +13,7 @@ import { deviceEventFilter, eventFilter, serials } from './payload.js';
 import { ProcMonitor, type WindowStats } from './procstat.js';
 import type { DeviceKind, DeviceLoadProtocol, MqttLoadProtocol, SubscriberProtocol } from './protocols.js';
 import { addSeries, rateIn, round, type Summary } from './stats.js';
-import type { StreamReport } from './tracker.js';
+import { LISTED_PER_DEVICE, type StreamReport } from './tracker.js';
 
 /** A device kind (its simulators -> the gateway -> broker -> subscriber), or the MQTT.js baseline. */
 export type Arm = DeviceKind | 'baseline';
@@ -225,8 +225,11 @@ export class UplinkRig {
     let lostListed = 0;
     const notOk: Record<string, number[]> = Object.assign({}, ...reports.map((r) => r.notOk)) as Record<string, number[]>;
     for (const [device, gaps] of Object.entries(stream.missing)) {
-      const refused = new Set(notOk[device] ?? []);
-      lostListed += gaps.filter((seq) => !refused.has(seq)).length;
+      const listed = notOk[device] ?? [];
+      const refused = new Set(listed);
+      // Past the last listed refusal of a cut-off list, a gap may be a refusal not listed.
+      const upTo = listed.length < LISTED_PER_DEVICE ? Number.POSITIVE_INFINITY : Math.max(...listed);
+      lostListed += gaps.filter((seq) => seq <= upTo && !refused.has(seq)).length;
     }
     const lostAcked = Math.max(lostListed, stream.missingTotal - notOkTotal);
     const delivered = rateIn(stream.buckets, stream.bucketMs, warmupMs, durationMs);

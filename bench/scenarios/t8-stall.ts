@@ -20,6 +20,16 @@ function recoveredAt(run: ArmRun, fromIndex: number, share: number): number | un
   return undefined;
 }
 
+function rssSeries(samples: ReadonlyArray<{ atUs: number; rssBytes: number }>, fromUs: number, bucketMs: number): number[] {
+  const out: number[] = [];
+  for (const { atUs, rssBytes } of samples) {
+    if (atUs < fromUs) continue;
+    const i = Math.floor((atUs - fromUs) / 1000 / bucketMs);
+    out[i] = Math.max(out[i] ?? 0, round(rssBytes / 1024 / 1024, 1));
+  }
+  return Array.from(out, (x) => x ?? 0);
+}
+
 export const t8: Scenario = {
   id: 'T8',
   title: 'subscriber stalled 30 s under load: RSS, refusals, recovery',
@@ -88,6 +98,8 @@ export const t8: Scenario = {
         rssAtStallMB: round(rssAtStallMB, 1),
         rssMaxMB: window.rssMaxMB,
         recoverySec,
+        // The gateway's RSS per bucket from the start of the run (stall from bucket beforeMs / bucketMs).
+        rssSeriesMB: rssSeries(rig.monitor.samples, run.startAtUs, bucketMs),
         run: strip(run),
         series: run.series,
       },
