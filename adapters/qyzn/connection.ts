@@ -67,6 +67,8 @@ export class QyznConnection implements DeviceSession, SessionPort {
   /** Frames of the last chunk not dispatched yet: one chunk can hold hundreds of frames, and past
    *  MAX_IN_FLIGHT they wait here, with the socket paused, instead of in the gateway's heap. */
   private unread: Iterator<Frame> | undefined;
+  /** Inside readFrames: the socket's flow is decided once at its end, not per frame. */
+  private reading = false;
 
   constructor(socket: Socket, env: ConnectionEnv) {
     this.socket = socket;
@@ -117,17 +119,22 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   private readFrames(): void {
     const frames = this.unread;
-    if (!frames) return;
-    while (!this.closing && this.inFlight < MAX_IN_FLIGHT) {
-      const next = frames.next();
-      if (next.done) {
-        this.unread = undefined;
-        if (this.parser.error) this.broken(this.parser.error);
-        this.flow();
-        return;
+    if (!frames || this.reading) return;
+    this.reading = true;
+    try {
+      while (!this.closing && this.inFlight < MAX_IN_FLIGHT) {
+        const next = frames.next();
+        if (next.done) {
+          this.unread = undefined;
+          if (this.parser.error) this.broken(this.parser.error);
+          break;
+        }
+        this.track(this.dispatch(next.value));
       }
-      this.track(this.dispatch(next.value));
+    } finally {
+      this.reading = false;
     }
+    this.flow();
   }
 
   private dispatch(frame: Frame): Promise<void> | undefined {
@@ -401,7 +408,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
   }
 
   private flow(): void {
-    if (this.closing) return;
+    if (this.closing || this.reading) return;
     if (this.writeBlocked || this.inFlight >= MAX_IN_FLIGHT || this.unread) this.socket.pause();
     else if (this.socket.isPaused()) this.socket.resume();
   }
