@@ -56,7 +56,7 @@ export async function runDevices(name: string, devices: readonly LoadDevice[], a
       outcomes.lost(nowUs(), 'closed');
       return;
     }
-    const sending = device.send({ r: args.tag, d: device.serial, s: seq, t: scheduledUs });
+    const sending = device.send({ r: args.tag, d: device.serial, s: seq, t: scheduledUs, a: nowUs() });
     follow(device, seq, scheduledUs, sending.answer, sending, 0);
   });
   await settle(() => outcomes.inFlight <= 0, args.settleMs);

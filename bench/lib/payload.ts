@@ -46,8 +46,8 @@ export function stampOf(payload: Buffer): unknown {
 }
 
 /** The stamp as a JSON object, for the simulators' JsonObject parameters. */
-export function stampJson(stamp: BenchStamp): { r: string; d: string; s: number; t: number } {
-  return { r: stamp.r, d: stamp.d, s: stamp.s, t: stamp.t };
+export function stampJson(stamp: BenchStamp): { r: string; d: string; s: number; t: number; a?: number } {
+  return stamp.a === undefined ? { r: stamp.r, d: stamp.d, s: stamp.s, t: stamp.t } : { r: stamp.r, d: stamp.d, s: stamp.s, t: stamp.t, a: stamp.a };
 }
 
 /** wsdoor realtimeEvent `data.data`: a passage without its snapshot, about 200 bytes with the envelope fields. */

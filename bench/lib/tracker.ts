@@ -13,6 +13,8 @@ export interface BenchStamp {
   s: number;
   /** Scheduled send instant, monotonic µs (see clock.ts). */
   t: number;
+  /** Instant the generator actually sent it (later than `t` when the generator fell behind). */
+  a?: number;
 }
 
 export function isBenchStamp(value: unknown): value is BenchStamp {
@@ -74,6 +76,8 @@ export interface StreamReport {
   stale: number;
   devices: number;
   latencyUs: Summary;
+  /** From the instant each message left its generator: the generator's own lag left out. */
+  latencyFromSendUs: Summary;
   /** Receive counts per bucket from startUs. */
   buckets: number[];
   bucketMs: number;
@@ -91,6 +95,7 @@ export class StreamTracker {
   readonly window: TrackerWindow;
   private readonly devices = new Map<string, DeviceStream>();
   private readonly latency = new Samples();
+  private readonly fromSend = new Samples();
   private readonly buckets: Buckets;
   received = 0;
   stale = 0;
@@ -117,7 +122,10 @@ export class StreamTracker {
     if (stream.note(stamp.s) === 'duplicate') return;
     const fromUs = this.window.startUs + this.window.fromMs * 1000;
     const toUs = this.window.startUs + this.window.toMs * 1000;
-    if (stamp.t >= fromUs && stamp.t < toUs) this.latency.add(atUs - stamp.t);
+    if (stamp.t >= fromUs && stamp.t < toUs) {
+      this.latency.add(atUs - stamp.t);
+      if (typeof stamp.a === 'number') this.fromSend.add(atUs - stamp.a);
+    }
   }
 
   get unique(): number {
@@ -163,6 +171,7 @@ export class StreamTracker {
       stale: this.stale,
       devices: this.devices.size,
       latencyUs: this.latency.summary(),
+      latencyFromSendUs: this.fromSend.summary(),
       buckets: this.buckets.counts,
       bucketMs: this.window.bucketMs,
       missing,

@@ -56,6 +56,8 @@ export interface ArmRun {
   duplicates: number;
   reordered: number;
   latencyMs: Summary;
+  /** From the instant each message left its generator (the generator's own lag left out). */
+  latencyFromSendMs: Summary;
   answerMs: Summary;
   gateway: WindowStats;
   generators: GeneratorLine[];
@@ -268,6 +270,7 @@ export class UplinkRig {
       duplicates: stream.duplicates,
       reordered: stream.reordered,
       latencyMs: ms(stream.latencyUs),
+      latencyFromSendMs: ms(stream.latencyFromSendUs),
       answerMs: ms(answer ?? stream.latencyUs),
       gateway: {
         rssStartMB: round(gateway.rssStartMB, 1),

@@ -30,7 +30,7 @@ serve<MqttLoadProtocol>(
       let inflight = 0;
       const publish = (serial: string, seq: number, scheduledUs: number): void => {
         inflight += 1;
-        mq.publish(eventTopic(args.base, serial), envelope(serial, { r: args.tag, d: serial, s: seq, t: scheduledUs }), { qos: 1 }, (err) => {
+        mq.publish(eventTopic(args.base, serial), envelope(serial, { r: args.tag, d: serial, s: seq, t: scheduledUs, a: nowUs() }), { qos: 1 }, (err) => {
           const at = nowUs();
           if (err) outcomes.refusedOne(at, true);
           else outcomes.acked(serial, seq, scheduledUs, at);
