@@ -28,3 +28,44 @@ export function parseJsonObject(input: Buffer | string, maxBytes: number): JsonO
   if (!isObject(value)) throw new ProtocolError('bad_json', 'message is not a JSON object');
   return value;
 }
+
+/** Nesting accepted in device JSON; deeper is refused (`bad_message`). */
+export const MAX_DEPTH = 64;
+
+const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);
+
+/** Keys as the device meant them: DESIGN trims every key (firmware sends `" method"`-style keys).
+ *  A key that is, or trims to, `__proto__`/`constructor`/`prototype` is refused (`unsafe_key`): the
+ *  parser only refused the exact `__proto__`. Copy on write: what needs no trimming is returned as
+ *  it came (the usual case; a copy per message showed in the uplink profile). */
+export function trimKeys(value: JsonObject): JsonObject;
+export function trimKeys(value: unknown, depth?: number): unknown;
+export function trimKeys(value: unknown, depth = 0): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (depth >= MAX_DEPTH) throw new ProtocolError('bad_message', `message nests deeper than ${MAX_DEPTH} levels`);
+  if (Array.isArray(value)) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const inner: unknown = value[i];
+      const trimmed = trimKeys(inner, depth + 1);
+      if (trimmed !== inner) (out ??= value.slice())[i] = trimmed;
+    }
+    return out ?? value;
+  }
+  const object = value as JsonObject;
+  const keys = Object.keys(object);
+  const inners: unknown[] = new Array(keys.length);
+  let changed = false;
+  for (let i = 0; i < keys.length; i++) {
+    const key = keys[i] as string;
+    const name = key.trim();
+    if (UNSAFE_KEYS.has(name)) throw new ProtocolError('unsafe_key', `message carries a ${JSON.stringify(key)} key`);
+    const inner = object[key];
+    const trimmed = trimKeys(inner, depth + 1);
+    if (name !== key || trimmed !== inner) changed = true;
+    inners[i] = trimmed;
+  }
+  if (!changed) return value;
+  // fromEntries defines own properties, so even a trimmed key could not reach a prototype.
+  return Object.fromEntries(keys.map((key, i) => [key.trim(), inners[i]]));
+}

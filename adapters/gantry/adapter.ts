@@ -10,6 +10,7 @@ import type {
   DeviceSession,
   JsonObject,
 } from '../../src/adapter.js';
+import { isObject } from '../../src/json.js';
 import { CommandError, OfflineError } from '../../src/errors.js';
 import { checkGantryOverrides, type GantryConfig, type GantryOverride } from './config.js';
 import {
@@ -59,10 +60,6 @@ interface GantryState {
   computers: Record<string, JsonObject>;
   cabinets: Record<string, JsonObject>;
   cardVersion?: string;
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function firstHeader(value: string | string[] | undefined): string | undefined {

@@ -58,5 +58,3 @@ export const CODE_MESSAGES: Readonly<Record<BusinessCode, string>> = {
 export const TOPIC_UNSAFE = /[/+#\u0000]/;
 export const MAX_GANTRY_ID_LENGTH = 64;
 
-/** Keys that must never reach an object, even after their stray spaces are trimmed. */
-export const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);

@@ -4,7 +4,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
 import { ProtocolError } from '../../src/errors.js';
-import { parseJson as parseSafeJson } from '../../src/json.js';
+import { isObject, parseJson as parseSafeJson, trimKeys } from '../../src/json.js';
 import {
   CODE_MESSAGES,
   Code,
@@ -17,12 +17,8 @@ import {
   type BusinessCode,
   type UploadMethod,
 } from './constants.js';
-import { FieldTyper, UnsafeKeyError, trimKeys } from './typing.js';
+import { FieldTyper } from './typing.js';
 import { isIsoInstant, toDeviceTime } from '../../src/clock.js';
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
 
 /** Parses device JSON, refusing prototype-poisoning keys; the size bound was checked before the
  *  bytes were buffered (the HTTP body limit, gantry.maxAnswerBytes). Throws ProtocolError. */
@@ -146,7 +142,7 @@ export function checkUpload(raw: Buffer, headers: { md5?: string; auth?: string 
     parsed = parseJson(raw.toString('utf8'));
     body = trimKeys(parsed);
   } catch (err) {
-    const reason = err instanceof UnsafeKeyError ? 'unsafe_key' : err instanceof ProtocolError ? err.reason : 'bad_json';
+    const reason = err instanceof ProtocolError ? err.reason : 'bad_json';
     return refuse(Code.BAD_PARAMS, reason, err instanceof Error ? err.message : String(err));
   }
   if (!isObject(body)) return refuse(Code.BAD_PARAMS, 'bad_json', 'the body is not a JSON object');
@@ -346,7 +342,7 @@ export function decodeControlAnswer(
     try {
       parsed = trimKeys(parseJson(res.body.toString('utf8')));
     } catch (err) {
-      const problem = err instanceof UnsafeKeyError ? 'unsafe_key' : 'bad_json';
+      const problem = err instanceof ProtocolError && err.reason === 'unsafe_key' ? 'unsafe_key' : 'bad_json';
       return { ok: false, code: null, message: `unreadable JSON answer: ${err instanceof Error ? err.message : String(err)}`, data: null, problem };
     }
     if (!isObject(parsed)) return { ok: false, code: null, message: 'the answer is not a JSON object', data: null, problem: 'bad_json' };

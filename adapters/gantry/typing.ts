@@ -2,7 +2,8 @@
 // as a string and sprinkle stray spaces over keys; the event carries numbers, ISO times, arrays and
 // nulls, with each unreadable value named in `quality` (DESIGN.md "Event and request envelope").
 import type { JsonObject } from '../../src/adapter.js';
-import { ENVELOPE_KEYS, UNSAFE_KEYS } from './constants.js';
+import { ENVELOPE_KEYS } from './constants.js';
+import { isObject, trimKeys } from '../../src/json.js';
 import { deviceTimeToIso } from '../../src/clock.js';
 
 export const FIELD_TYPES = [
@@ -59,31 +60,6 @@ export interface Typed {
 }
 
 export const INVALID = 'Invalid';
-
-export class UnsafeKeyError extends Error {
-  constructor(key: string) {
-    super(`key ${JSON.stringify(key)} is not allowed`);
-    this.name = 'UnsafeKeyError';
-  }
-}
-
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Trims every key at every depth. A key that trims to `__proto__`/`constructor` is refused: the
- *  JSON parser only saw `" __proto__ "`. */
-export function trimKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(trimKeys);
-  if (!isObject(value)) return value;
-  const out: JsonObject = {};
-  for (const [key, inner] of Object.entries(value)) {
-    const trimmed = key.trim();
-    if (UNSAFE_KEYS.has(trimmed)) throw new UnsafeKeyError(trimmed);
-    out[trimmed] = trimKeys(inner);
-  }
-  return out;
-}
 
 const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 

@@ -2,7 +2,7 @@
 // well-framed REQUEST and gets result 104 on its own seq. Parsing refuses __proto__/constructor keys.
 import type { JsonObject } from '../../src/adapter.js';
 import { ProtocolError } from '../../src/errors.js';
-import { isObject, parseJsonObject } from '../../src/json.js';
+import { isObject, parseJsonObject, trimKeys } from '../../src/json.js';
 
 /** A REQUEST or NOTIFICATION body: `{"message": "...", "data": {...}}`. */
 export interface MessageBody {
@@ -53,21 +53,3 @@ function toResult(value: unknown): number | undefined {
   if (typeof value === 'string' && /^\s*-?\d+\s*$/.test(value)) return Number.parseInt(value, 10);
   return undefined;
 }
-
-/** Keys as the device meant them: DESIGN trims every key (devices send `" method"`-style keys). */
-export function trimKeys(value: JsonObject): JsonObject;
-export function trimKeys(value: unknown): unknown;
-export function trimKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map((item: unknown) => trimKeys(item));
-  if (!isObject(value)) return value;
-  const out: JsonObject = {};
-  for (const [key, inner] of Object.entries(value)) {
-    const name = key.trim();
-    // The JSON parse refused these keys verbatim; padded with spaces they must not sneak in here.
-    if (name !== key && UNSAFE_KEYS.has(name)) throw new ProtocolError('unsafe_key', `body carries a ${JSON.stringify(key)} key`);
-    out[name] = trimKeys(inner);
-  }
-  return out;
-}
-
-const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'prototype']);

@@ -232,7 +232,7 @@ t.test('control answers map onto CommandAnswer', async (t) => {
   );
   t.match(decodeControlAnswer('cabinetControl', response(404, { 'content-type': 'text/html' }, '<html>no</html>'), opts), { ok: false, code: null, message: 'HTTP 404', problem: 'bad_answer' });
   t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"code": '), opts), { ok: false, message: /unreadable JSON/, problem: 'bad_json' });
-  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"__proto__": {"x": 1}}'), opts), { ok: false, message: /unreadable JSON/, problem: 'bad_json' });
+  t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"__proto__": {"x": 1}}'), opts), { ok: false, message: /unreadable JSON/, problem: 'unsafe_key' });
   t.match(decodeControlAnswer('cabinetControl', response(200, json, '{" constructor ": {"x": 1}}'), opts), { ok: false, message: /unreadable JSON/, problem: 'unsafe_key' });
   t.match(decodeControlAnswer('cabinetControl', response(200, json, '[1]'), opts), { ok: false, problem: 'bad_json' });
   t.match(decodeControlAnswer('cabinetControl', response(200, json, '{"msg":"?"}'), opts), { ok: false, code: null, problem: 'missing_fields' });

@@ -1,5 +1,6 @@
 import t from 'tap';
-import { decodeMessage, decodeResponse, trimKeys } from '../../adapters/qyzn/body.js';
+import { decodeMessage, decodeResponse } from '../../adapters/qyzn/body.js';
+import { trimKeys } from '../../src/json.js';
 import { ProtocolError } from '../../src/errors.js';
 
 const b = (text: string): Buffer => Buffer.from(text, 'utf8');
