@@ -132,6 +132,8 @@ class Device implements DeviceHandle {
   private liveness: NodeJS.Timeout | undefined;
   private readonly seen: Seen = new Map();
   private lastPublish: Promise<void> = Promise.resolve();
+  private nextState: JsonObject | undefined;
+  private statePublish: Promise<void> | undefined;
 
   constructor(registry: Devices, identity: DeviceIdentity, session: DeviceSession, livenessMs: number) {
     this.registry = registry;
@@ -227,8 +229,17 @@ class Device implements DeviceHandle {
     return result;
   }
 
-  async setState(state: JsonObject): Promise<void> {
-    await this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'state'), JSON.stringify(state));
+  /** Updates in one turn of the event loop (a burst of uploads from one device) are serialised and
+   *  published once, the latest; every caller's promise settles with that publish. */
+  setState(state: JsonObject): Promise<void> {
+    this.nextState = state;
+    this.statePublish ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+      const latest = this.nextState ?? state;
+      this.nextState = undefined;
+      this.statePublish = undefined;
+      return this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'state'), JSON.stringify(latest));
+    });
+    return this.statePublish;
   }
 
   /** Ends the session from the core's side (liveness, shutdown); the adapter's close() is expected

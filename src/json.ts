@@ -36,36 +36,37 @@ const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'p
 
 /** Keys as the device meant them: DESIGN trims every key (firmware sends `" method"`-style keys).
  *  A key that is, or trims to, `__proto__`/`constructor`/`prototype` is refused (`unsafe_key`): the
- *  parser only refused the exact `__proto__`. Copy on write: what needs no trimming is returned as
- *  it came (the usual case; a copy per message showed in the uplink profile). */
+ *  parser only refused the exact `__proto__`. What needs no trimming is returned as it came, without
+ *  a copy (the usual case; a copy per message showed in the uplink profile). */
 export function trimKeys(value: JsonObject): JsonObject;
-export function trimKeys(value: unknown, depth?: number): unknown;
-export function trimKeys(value: unknown, depth = 0): unknown {
-  if (typeof value !== 'object' || value === null) return value;
+export function trimKeys(value: unknown): unknown;
+export function trimKeys(value: unknown): unknown {
+  return needsTrim(value, 0) ? trimmedCopy(value) : value;
+}
+
+/** Checks every key (unsafe names, depth) and tells whether any needs trimming. */
+function needsTrim(value: unknown, depth: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
   if (depth >= MAX_DEPTH) throw new ProtocolError('bad_message', `message nests deeper than ${MAX_DEPTH} levels`);
+  let needs = false;
   if (Array.isArray(value)) {
-    let out: unknown[] | undefined;
-    for (let i = 0; i < value.length; i++) {
-      const inner: unknown = value[i];
-      const trimmed = trimKeys(inner, depth + 1);
-      if (trimmed !== inner) (out ??= value.slice())[i] = trimmed;
-    }
-    return out ?? value;
+    for (const item of value) if (needsTrim(item, depth + 1)) needs = true;
+    return needs;
   }
   const object = value as JsonObject;
-  const keys = Object.keys(object);
-  const inners: unknown[] = new Array(keys.length);
-  let changed = false;
-  for (let i = 0; i < keys.length; i++) {
-    const key = keys[i] as string;
+  // Parsed JSON has no inherited enumerable keys: for-in is Object.keys without the array.
+  for (const key in object) {
     const name = key.trim();
     if (UNSAFE_KEYS.has(name)) throw new ProtocolError('unsafe_key', `message carries a ${JSON.stringify(key)} key`);
-    const inner = object[key];
-    const trimmed = trimKeys(inner, depth + 1);
-    if (name !== key || trimmed !== inner) changed = true;
-    inners[i] = trimmed;
+    // The inner value is checked even when this key already needs trimming: the copy checks nothing.
+    if (needsTrim(object[key], depth + 1) || name !== key) needs = true;
   }
-  if (!changed) return value;
+  return needs;
+}
+
+function trimmedCopy(value: unknown): unknown {
+  if (typeof value !== 'object' || value === null) return value;
+  if (Array.isArray(value)) return value.map(trimmedCopy);
   // fromEntries defines own properties, so even a trimmed key could not reach a prototype.
-  return Object.fromEntries(keys.map((key, i) => [key.trim(), inners[i]]));
+  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.trim(), trimmedCopy(inner)]));
 }

@@ -1,7 +1,7 @@
 // The gantry wire protocol: upload checks and answers (decode side), control requests and the
 // reading of their answers (encode side), and the door-card whitelist answer. No I/O here: the
 // adapter feeds bytes and headers in and sends what comes out.
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
 import { ProtocolError } from '../../src/errors.js';
 import { isObject, parseJson as parseSafeJson, trimKeys } from '../../src/json.js';
@@ -27,21 +27,28 @@ export function parseJson(text: string | Buffer): unknown {
 }
 
 export function md5Hex(bytes: Buffer | string): string {
-  return createHash('md5').update(bytes).digest('hex');
+  // One-shot: a Hash object per upload showed in the gantry profile.
+  return hash('md5', bytes, 'hex');
 }
 
 /** Compares secrets in constant time: hashing first gives equal-length inputs whatever was sent. */
 export function secretMatches(expected: string, given: string | undefined): boolean {
   if (given === undefined) return false;
-  const a = createHash('sha256').update(expected, 'utf8').digest();
-  const b = createHash('sha256').update(given, 'utf8').digest();
-  return timingSafeEqual(a, b);
+  let a = expectedDigests.get(expected);
+  if (!a) {
+    a = hash('sha256', expected, 'buffer');
+    expectedDigests.set(expected, a);
+  }
+  return timingSafeEqual(a, hash('sha256', given, 'buffer'));
 }
 
+/** Digests of the configured secrets (few: a default and the per-gantry codes). */
+const expectedDigests = new Map<string, Buffer>();
+
 /** `binfile-md5` is the MD5 of the raw body bytes; devices write it in either case. */
-export function md5Matches(bytes: Buffer, header: string | undefined): boolean {
+export function md5Matches(bytes: Buffer, header: string | undefined, md5 = md5Hex(bytes)): boolean {
   if (header === undefined || !/^[0-9a-fA-F]{32}$/.test(header.trim())) return false;
-  return timingSafeEqual(Buffer.from(md5Hex(bytes), 'hex'), Buffer.from(header.trim(), 'hex'));
+  return timingSafeEqual(Buffer.from(md5, 'hex'), Buffer.from(header.trim(), 'hex'));
 }
 
 export function validGantryId(id: unknown): id is string {
@@ -135,7 +142,8 @@ function unixSeconds(value: unknown): number | undefined {
  *  parse, identity, authority, rate, version, clock, then the fields. */
 export function checkUpload(raw: Buffer, headers: { md5?: string; auth?: string }, options: CheckOptions): CheckResult {
   if (headers.md5 === undefined) return refuse(Code.BAD_SIGNATURE, 'missing_md5', `no ${HEADER_MD5} header`);
-  if (!md5Matches(raw, headers.md5)) return refuse(Code.BAD_SIGNATURE, 'bad_md5', `${HEADER_MD5} does not match the body`);
+  const md5 = md5Hex(raw);
+  if (!md5Matches(raw, headers.md5, md5)) return refuse(Code.BAD_SIGNATURE, 'bad_md5', `${HEADER_MD5} does not match the body`);
   let parsed: unknown;
   let body: unknown;
   try {
@@ -166,7 +174,7 @@ export function checkUpload(raw: Buffer, headers: { md5?: string; auth?: string 
   if (missing.length > 0) return refuse(Code.BAD_PARAMS, 'missing_fields', `missing ${missing.join(', ')}`, gantryId);
   return {
     ok: true,
-    upload: { gantryId, method: method as UploadMethod, version, timeStamp, body, raw: parsed, md5: md5Hex(raw) },
+    upload: { gantryId, method: method as UploadMethod, version, timeStamp, body, raw: parsed, md5 },
   };
 }
 

@@ -117,3 +117,18 @@ t.test('stop publishes every connected device offline, then bridge/state offline
   const closed = Promise.all(devices.map((d) => new Promise((resolve) => (d.socket.destroyed ? resolve(null) : d.socket.once('close', resolve)))));
   t.equal((await within(closed, 'every device connection closed')).length, 3);
 });
+
+t.test('state updates read in one turn are published once, the latest; each caller hears when it went out', async (t) => {
+  const { base, mqttUrl, gateway } = await startGateway(t, { adapters: [echoAdapter()] });
+  const inbox = await connectClient(t, mqttUrl);
+  await inbox.subscribe(`${base}/echo/d9/state`);
+  const device = await EchoDevice.connect(gateway.addresses().adapters.echo as string, 'd9');
+  t.teardown(() => device.close());
+  device.send({ state: { door: 'open' }, n: 1 }, { state: { door: 'closed' }, n: 2 }, { state: { door: 'locked' }, n: 3 });
+  t.same([await device.next(), await device.next(), await device.next()], [{ stated: 1 }, { stated: 2 }, { stated: 3 }]);
+  t.same(await inbox.json(`${base}/echo/d9/state`), { door: 'locked' });
+  device.send({ state: { door: 'open' }, n: 4 });
+  t.same(await device.next(), { stated: 4 });
+  t.same(await inbox.json(`${base}/echo/d9/state`), { door: 'open' }, 'a later update is published again');
+  t.equal(inbox.unread(`${base}/echo/d9/state`), 0, 'one publish for the three updates of the first turn');
+});

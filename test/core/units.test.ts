@@ -1,6 +1,6 @@
 // Table tests of the small pure pieces every input path relies on.
 import t from 'tap';
-import { parseJson, parseJsonObject } from '../../src/json.js';
+import { MAX_DEPTH, parseJson, parseJsonObject, trimKeys } from '../../src/json.js';
 import type { ProtocolError } from '../../src/errors.js';
 import { Topics, isValidTopicLevel } from '../../src/topics.js';
 import { matcher } from '../../src/mqtt.js';
@@ -68,4 +68,15 @@ t.test('media: bytes out, data untouched in inline mode, a reference in referenc
   t.same(many.media.map((m) => [m.field, m.bytes.toString()]), [['image', 'a'], ['image', 'b']]);
   t.match(many.data, { faces: [{ image: { media: 'm/image', bytes: 1 } }, { id: 2 }, { image: { media: 'm/image' } }] });
   t.same(faces.faces[0], { image: 'YQ==' });
+});
+
+t.test('trimKeys trims at every depth, copies only when something changes, refuses unsafe keys', async (t) => {
+  const clean = JSON.parse('{"a": [{"b": 1}], "c": {"d": "  e  "}}') as unknown;
+  t.equal(trimKeys(clean), clean, 'nothing to trim: the same object, no copy');
+  t.same(trimKeys(JSON.parse('{" a ": [{" b": 1}], "c": {"d ": " e "}}')), { a: [{ b: 1 }], c: { d: ' e ' } });
+  for (const text of ['{" a": {" constructor": 1}}', '{" a": [{"__proto__ ": 1}]}', '{"prototype": 1}']) {
+    t.throws(() => trimKeys(JSON.parse(text)), { name: 'ProtocolError', reason: 'unsafe_key' }, text);
+  }
+  const deep = '{"a":'.repeat(MAX_DEPTH + 1) + '1' + '}'.repeat(MAX_DEPTH + 1);
+  t.throws(() => trimKeys(JSON.parse(deep)), { name: 'ProtocolError', reason: 'bad_message' }, 'nesting past MAX_DEPTH');
 });

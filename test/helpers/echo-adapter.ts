@@ -58,6 +58,9 @@ export class EchoAdapter implements Adapter {
         }
         this.sockets.set(deviceId, socket);
         send({ welcome: deviceId });
+      } else if (isObject(message.state) && handle) {
+        const name = typeof message.n === 'number' ? message.n : 0;
+        handle.setState(message.state).then(() => send({ stated: name }));
       } else if (message.beat === true && handle) {
         handle.touch();
       } else if (typeof message.event === 'string' && handle) {
@@ -137,8 +140,9 @@ export class EchoDevice {
     return device;
   }
 
-  send(message: object): void {
-    this.socket.write(`${JSON.stringify(message)}\n`);
+  /** Several messages in one write: the gateway reads them in one chunk. */
+  send(...messages: object[]): void {
+    this.socket.write(messages.map((message) => `${JSON.stringify(message)}\n`).join(''));
   }
 
   /** The next message that is not a command, within the test's deadline. */
