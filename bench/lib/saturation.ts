@@ -65,14 +65,29 @@ export async function saturationRounds<A extends string>(ctx: RunContext, arms: 
   return { samples, estimates: best };
 }
 
-/** Per round, arm `a` over arm `b`. */
+/** Per round, arm `a` over arm `b`, where `b` (the baseline) counts at the best it delivered so far:
+ *  overloaded, a baseline can collapse below its own maximum (Mosquitto drops QoS 1 messages for a
+ *  subscriber that falls behind), and a collapsed baseline would flatter `a`. `a` counts at what it
+ *  delivered in that round, collapse included. */
 export function roundRatios(samples: ReadonlyArray<ArmSample & { round: number }>, a: string, b: string): number[] {
   const out: number[] = [];
-  const rounds = new Set(samples.map((s) => s.round));
-  for (const r of rounds) {
-    const x = samples.find((s) => s.round === r && s.arm === a);
-    const y = samples.find((s) => s.round === r && s.arm === b);
-    if (x && y && y.deliveredPerSec > 0) out.push(x.deliveredPerSec / y.deliveredPerSec);
+  for (const { round, best } of baselineByRound(samples, b)) {
+    const x = samples.find((s) => s.round === round && s.arm === a);
+    if (x && best > 0) out.push(x.deliveredPerSec / best);
+  }
+  return out;
+}
+
+/** The baseline's figure per round: the best it delivered up to and including that round. */
+export function baselineByRound(samples: ReadonlyArray<ArmSample & { round: number }>, b: string): Array<{ round: number; best: number }> {
+  const rounds = [...new Set(samples.map((s) => s.round))].sort((x, y) => x - y);
+  let best = 0;
+  const out: Array<{ round: number; best: number }> = [];
+  for (const round of rounds) {
+    const y = samples.find((s) => s.round === round && s.arm === b);
+    if (!y) continue;
+    best = Math.max(best, y.deliveredPerSec);
+    out.push({ round, best });
   }
   return out;
 }

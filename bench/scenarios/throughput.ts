@@ -3,7 +3,7 @@
 // says how a maximum is measured and compared).
 import { check, verdict, type RunContext, type ScenarioResult } from '../lib/context.js';
 import { profileGateway } from '../lib/profile.js';
-import { roundRatios, saturationPlan, saturationRounds } from '../lib/saturation.js';
+import { baselineByRound, roundRatios, saturationPlan, saturationRounds } from '../lib/saturation.js';
 import { median, round } from '../lib/stats.js';
 import { UplinkRig, type ArmRun } from '../lib/uplink.js';
 
@@ -32,7 +32,7 @@ export async function throughput(ctx: RunContext, plan: ThroughputPlan): Promise
   }
   const measured = result.samples;
   const gw = median(measured.filter((r) => r.arm === 'qyzn').map((r) => r.deliveredPerSec));
-  const bl = median(measured.filter((r) => r.arm === 'baseline').map((r) => r.deliveredPerSec));
+  const bl = median(baselineByRound(measured, 'baseline').map((r) => r.best));
   const ratios = roundRatios(measured, 'qyzn', 'baseline');
   const ratio = median(ratios);
   if (plan.brokerUrl === '') ctx.shared.maxRate = gw;
