@@ -72,6 +72,8 @@ export interface CommandReport {
   /** Extra replies beyond the first, summed. */
   duplicates: number;
   replyUs: import('./stats.js').Summary;
+  /** From the instant each command was published (the commander's timer lag left out). */
+  replyFromSendUs: import('./stats.js').Summary;
 }
 
 export type CommanderProtocol = {

@@ -1,5 +1,6 @@
 // T7's platform side: publishes commands on the open-loop schedule (QoS 1, one device after the
-// other), and times each reply from the command's scheduled instant. Every command id must get
+// other), and times each reply from the command's scheduled instant (and, apart, from the instant it
+// was published, which leaves the commander's own timer lag out). Every command id must get
 // exactly one reply.
 import type { MqttClient } from 'mqtt';
 import { connectMqtt } from '../lib/mqtt-client.js';
@@ -13,12 +14,14 @@ import { selfStats } from './self.js';
 
 interface Sent {
   scheduledUs: number;
+  sentUs: number;
   replies: number;
 }
 
 let client: MqttClient | undefined;
 let sent = new Map<string, Sent>();
 let latency = new Samples();
+let fromSend = new Samples();
 let failed: Record<string, number> = {};
 let measureFromUs = 0;
 let strayReplies = 0;
@@ -43,7 +46,10 @@ function onReply(payload: Buffer): void {
     const type = typeof reply.error?.type === 'string' ? reply.error.type : 'unknown';
     failed[type] = (failed[type] ?? 0) + 1;
   }
-  if (entry.scheduledUs >= measureFromUs) latency.add(at - entry.scheduledUs);
+  if (entry.scheduledUs >= measureFromUs) {
+    latency.add(at - entry.scheduledUs);
+    fromSend.add(at - entry.sentUs);
+  }
 }
 
 serve<CommanderProtocol>(
@@ -59,13 +65,14 @@ serve<CommanderProtocol>(
       if (!mq) throw new Error('not connected');
       sent = new Map();
       latency = new Samples();
+      fromSend = new Samples();
       failed = {};
       measureFromUs = args.startAtUs + args.warmupMs * 1000;
       const payloadOf = (id: string): string => JSON.stringify({ id, timeoutMs: 5000, data: {} });
       const loop = await openLoop(args, (i, scheduledUs) => {
         const serial = args.serials[i % args.serials.length] as string;
         const id = `${args.tag}-${i}`;
-        sent.set(id, { scheduledUs, replies: 0 });
+        sent.set(id, { scheduledUs, sentUs: nowUs(), replies: 0 });
         mq.publish(`${args.base}/qyzn/${serial}/command/${args.command}`, payloadOf(id), { qos: 1 });
       });
       const unanswered = (): number => {
@@ -92,6 +99,7 @@ serve<CommanderProtocol>(
         unanswered: unanswered(),
         duplicates,
         replyUs: latency.summary(),
+        replyFromSendUs: fromSend.summary(),
       };
       return report;
     },
