@@ -373,12 +373,13 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   private send(bytes: Buffer): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    // The answers to a burst of frames settle in the same tick: one write for all of them, not a
-    // syscall each (the socket writes were the largest item of the uplink profile).
+    // The answers that settle in one turn of the event loop (the broker acknowledges in bursts) go
+    // out in one write, not a syscall each (the socket writes lead the uplink profile). setImmediate,
+    // not nextTick: acknowledgements arrive in separate callbacks of the same turn.
     if (!this.corked) {
       this.corked = true;
       this.socket.cork();
-      process.nextTick(() => {
+      setImmediate(() => {
         this.corked = false;
         this.socket.uncork();
       });
