@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RunContext, Scenario, ScenarioResult } from './lib/context.js';
 import { ROOT } from './lib/gateway.js';
-import { machine } from './lib/machine.js';
+import { machine, noise } from './lib/machine.js';
 import { markdown, type Results } from './lib/report.js';
 import { t1 } from './scenarios/t1-embedded.js';
 import { t2 } from './scenarios/t2-mosquitto.js';
@@ -40,6 +40,8 @@ async function main(): Promise<number> {
   const ctx: RunContext = { smoke, profile: !smoke && !values['no-profile'], outDir, rawDir, shared: {}, log };
   const results: Results = { kind: smoke ? 'smoke' : 'full', startedAt: started.toISOString(), seconds: 0, machine: machine(), scenarios: [] };
   const m = results.machine;
+  m.noise = { start: await noise() };
+  log(`machine noise: 1 ms timer lag p99 ${m.noise.start.timerLagP99Ms} ms, max ${m.noise.start.timerLagMaxMs} ms`);
   log(`gate2mqtt bench (${results.kind}): ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}, commit ${m.commit}${m.dirty ? '+' : ''}, open files ${m.openFiles}`);
 
   // `--only` re-runs some scenarios of today's full run: the others' results are kept.
@@ -83,6 +85,7 @@ async function main(): Promise<number> {
     log(`${scenario.id} ${result.status}: ${result.summary} (${Math.round(result.seconds)} s)`);
     write();
   }
+  m.noise.end = await noise();
   write();
   log(`wrote ${smoke ? join(rawDir, 'smoke.json') : join(outDir, 'results.json')} and .md (${Math.round(results.seconds)} s)`);
   // The smoke run fails only when a scenario could not run at all (CI: the suite must not rot).

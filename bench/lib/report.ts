@@ -1,5 +1,5 @@
 // results.json and the Markdown table beside it.
-import type { Machine } from './machine.js';
+import type { Machine, Noise } from './machine.js';
 import type { GeneratorLine, ScenarioResult } from './context.js';
 
 export interface Results {
@@ -21,6 +21,14 @@ export function markdown(results: Results): string {
     `Machine: ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, commit ${m.commit}${m.dirty ? ' (with uncommitted changes)' : ''}, ` +
       `open files ${m.openFiles}, Mosquitto ${m.mosquitto}, load average at start ${m.loadAverage.join(' ')}. Run took ${Math.round(results.seconds)} s.`,
   );
+  if (m.noise) {
+    const say = (n: Noise): string => `p99 ${n.timerLagP99Ms} ms, max ${n.timerLagMaxMs} ms`;
+    lines.push('');
+    lines.push(
+      `Machine noise (a 1 ms timer in an idle process for 2 s, how late it fired): at the start ${say(m.noise.start)}` +
+        `${m.noise.end ? `; at the end ${say(m.noise.end)}` : ''}. A quiet machine stays well under 1 ms; every latency figure below carries this tail.`,
+    );
+  }
   lines.push('');
   lines.push('| target | scenario | result | verdict |');
   lines.push('| --- | --- | --- | --- |');
