@@ -73,6 +73,9 @@ export const t8: Scenario = {
     }
     const window = rig.monitor.window(stallAtUs, nowUs());
     const growthMB = round(window.rssMaxMB - rssAtStallMB, 1);
+    // Split at the resume: what the stall itself held, and what the catch-up at full speed took.
+    const stalled = rig.monitor.window(stallAtUs, resumeAtUs);
+    const stallGrowthMB = round(stalled.rssMaxMB - rssAtStallMB, 1);
     const resumeIndex = Math.ceil((resumeAtUs - run.startAtUs) / 1000 / bucketMs);
     const at = recoveredAt(run, resumeIndex, 0.95);
     const recoverySec = at === undefined ? Number.POSITIVE_INFINITY : round(((at + 1) * bucketMs - (resumeAtUs - run.startAtUs) / 1000) / 1000, 1);
@@ -86,7 +89,7 @@ export const t8: Scenario = {
     ];
     return {
       status: verdict(checks, ctx),
-      summary: `at ${rate}/s: RSS +${growthMB} MB, ${run.refused} refused (-1), ${unanswered} unanswered, ${run.lostAcked} acked-but-lost, full rate back ${Number.isFinite(recoverySec) ? `${recoverySec} s` : 'never'} after resume; answer max ${run.answerMs.max} ms`,
+      summary: `at ${rate}/s: RSS +${growthMB} MB (+${stallGrowthMB} MB while stalled, the rest in the catch-up after), ${run.refused} refused (-1), ${unanswered} unanswered, ${run.lostAcked} acked-but-lost, full rate back ${Number.isFinite(recoverySec) ? `${recoverySec} s` : 'never'} after resume; answer max ${run.answerMs.max} ms`,
       checks,
       generators: run.generators,
       notes: [
@@ -97,6 +100,7 @@ export const t8: Scenario = {
         ratePerSec: rate,
         rssAtStallMB: round(rssAtStallMB, 1),
         rssMaxMB: window.rssMaxMB,
+        rssMaxWhileStalledMB: stalled.rssMaxMB,
         recoverySec,
         // The gateway's RSS per bucket from the start of the run (stall from bucket beforeMs / bucketMs).
         rssSeriesMB: rssSeries(rig.monitor.samples, run.startAtUs, bucketMs),
