@@ -62,7 +62,8 @@ export function machine(): Machine {
     memoryGiB: Math.round((totalmem() / 1024 ** 3) * 10) / 10,
     node: process.version,
     commit: run('git', ['rev-parse', '--short', 'HEAD']) || 'unknown',
-    dirty: run('git', ['status', '--porcelain']) !== '',
+    // The run's own results folder does not make the tree dirty.
+    dirty: run('git', ['status', '--porcelain', '--', '.', ':!bench/results']) !== '',
     openFiles: run('/bin/sh', ['-c', 'echo "$(ulimit -Sn) soft / $(ulimit -Hn) hard"']),
     loadAverage: loadavg().map((x) => Math.round(x * 100) / 100),
     mosquitto,
