@@ -178,7 +178,7 @@ export const schema: Schema<GatewayConfig> = {
       arg: 'broker-ws-port',
     },
     drainTimeoutMs: {
-      doc: "A subscriber of the embedded broker whose socket does not drain for this long is disconnected; until then, publishes to it wait (and the gateway's memory grows). Lower it to cut stalled subscribers off sooner; a clean-session subscriber then misses what was published meanwhile.",
+      doc: "A subscriber of the embedded broker whose socket does not drain for this long is disconnected; until then, publishes to it wait: at most mqtt.maxInflight of them at the broker, and device messages past those are refused after mqtt.publishTimeoutMs. Lower it to cut stalled subscribers off sooner; a clean-session subscriber then misses what was published meanwhile.",
       format: 'nat',
       default: 60000,
       env: 'GATE2MQTT_BROKER_DRAIN_TIMEOUT_MS',
