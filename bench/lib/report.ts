@@ -25,7 +25,7 @@ export function markdown(results: Results): string {
     const say = (n: Noise): string => `p99 ${n.timerLagP99Ms} ms, max ${n.timerLagMaxMs} ms`;
     lines.push('');
     lines.push(
-      `Machine noise (a 1 ms timer in an idle process for 2 s, how late it fired): at the start ${say(m.noise.start)}` +
+      `Machine noise (a 1 ms timer in an idle process, how late it fired): at the start ${say(m.noise.start)}` +
         `${m.noise.end ? `; at the end ${say(m.noise.end)}` : ''}. A quiet machine stays well under 1 ms; every latency figure below carries this tail.`,
     );
   }

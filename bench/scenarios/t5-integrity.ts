@@ -11,7 +11,7 @@ export const t5: Scenario = {
   id: 'T5',
   title: 'integrity at 80% of T1 maximum for 60 s: lost, duplicated, reordered',
   async run(ctx) {
-    const durationMs = ctx.smoke ? 1500 : 60_000;
+    const durationMs = ctx.smoke ? 1000 : 60_000;
     const rig = await UplinkRig.start(ctx, { name: 'T5', devices: ctx.smoke ? 20 : 100, generators: 1 });
     let run;
     let rate = 0;

@@ -35,8 +35,8 @@ export const t8: Scenario = {
   title: 'subscriber stalled 30 s under load: RSS, refusals, recovery',
   async run(ctx) {
     const beforeMs = ctx.smoke ? 500 : 10_000;
-    const stallMs = ctx.smoke ? 1500 : 30_000;
-    const afterMs = ctx.smoke ? 1500 : 30_000;
+    const stallMs = ctx.smoke ? 1000 : 30_000;
+    const afterMs = ctx.smoke ? 1000 : 30_000;
     const bucketMs = ctx.smoke ? 250 : 1000;
     // Longer than the gateway's publishTimeoutMs (10 s) plus the stall, so that "no answer" means
     // the gateway never answered, not that the terminal gave up first.
