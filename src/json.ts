@@ -36,37 +36,46 @@ const UNSAFE_KEYS: ReadonlySet<string> = new Set(['__proto__', 'constructor', 'p
 
 /** Keys as the device meant them: DESIGN trims every key (firmware sends `" method"`-style keys).
  *  A key that is, or trims to, `__proto__`/`constructor`/`prototype` is refused (`unsafe_key`): the
- *  parser only refused the exact `__proto__`. What needs no trimming is returned as it came, without
- *  a copy (the usual case; a copy per message showed in the uplink profile). */
+ *  parser only refused the exact `__proto__`. Copy on write: an object or array is copied only when
+ *  a key in it or below it changes, and keeps sharing what did not (a whole-body copy per message
+ *  showed in the uplink and gantry profiles). */
 export function trimKeys(value: JsonObject): JsonObject;
 export function trimKeys(value: unknown): unknown;
 export function trimKeys(value: unknown): unknown {
-  return needsTrim(value, 0) ? trimmedCopy(value) : value;
+  return trimmed(value, 0);
 }
 
-/** Checks every key (unsafe names, depth) and tells whether any needs trimming. */
-function needsTrim(value: unknown, depth: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
+function trimmed(value: unknown, depth: number): unknown {
+  if (typeof value !== 'object' || value === null) return value;
   if (depth >= MAX_DEPTH) throw new ProtocolError('bad_message', `message nests deeper than ${MAX_DEPTH} levels`);
-  let needs = false;
   if (Array.isArray(value)) {
-    for (const item of value) if (needsTrim(item, depth + 1)) needs = true;
-    return needs;
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < value.length; i += 1) {
+      const item: unknown = value[i];
+      const next = trimmed(item, depth + 1);
+      if (copy === undefined && next !== item) copy = value.slice(0, i);
+      copy?.push(next);
+    }
+    return copy ?? value;
   }
   const object = value as JsonObject;
+  let copy: JsonObject | undefined;
   // Parsed JSON has no inherited enumerable keys: for-in is Object.keys without the array.
   for (const key in object) {
     const name = key.trim();
     if (UNSAFE_KEYS.has(name)) throw new ProtocolError('unsafe_key', `message carries a ${JSON.stringify(key)} key`);
-    // The inner value is checked even when this key already needs trimming: the copy checks nothing.
-    if (needsTrim(object[key], depth + 1) || name !== key) needs = true;
+    const inner = object[key];
+    const next = trimmed(inner, depth + 1);
+    if (copy === undefined && (name !== key || next !== inner)) {
+      // The keys before this one are unchanged: taken over as they are, in their order.
+      copy = {};
+      for (const earlier in object) {
+        if (earlier === key) break;
+        copy[earlier] = object[earlier];
+      }
+    }
+    // Safe to assign: no key here is, or trims to, a prototype name (refused above).
+    if (copy !== undefined) copy[name] = next;
   }
-  return needs;
-}
-
-function trimmedCopy(value: unknown): unknown {
-  if (typeof value !== 'object' || value === null) return value;
-  if (Array.isArray(value)) return value.map(trimmedCopy);
-  // fromEntries defines own properties, so even a trimmed key could not reach a prototype.
-  return Object.fromEntries(Object.entries(value).map(([key, inner]) => [key.trim(), trimmedCopy(inner)]));
+  return copy ?? object;
 }

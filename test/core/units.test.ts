@@ -80,3 +80,19 @@ t.test('trimKeys trims at every depth, copies only when something changes, refus
   const deep = '{"a":'.repeat(MAX_DEPTH + 1) + '1' + '}'.repeat(MAX_DEPTH + 1);
   t.throws(() => trimKeys(JSON.parse(deep)), { name: 'ProtocolError', reason: 'bad_message' }, 'nesting past MAX_DEPTH');
 });
+
+t.test('trimKeys copies only the path to what changed, in order, leaving its input as it was', async (t) => {
+  const text = '{"id": 1, "same": {"x": [1, {"y": 2}]}, "list": [{"k": 1}, {" k": 2}, {"k": 3}], "deep": {"a": {" b": 1}}, "z": 0}';
+  const input = JSON.parse(text) as Record<string, unknown> & { same: unknown; list: unknown[]; deep: { a: unknown } };
+  const out = trimKeys(input) as typeof input;
+  t.same(out, { id: 1, same: { x: [1, { y: 2 }] }, list: [{ k: 1 }, { k: 2 }, { k: 3 }], deep: { a: { b: 1 } }, z: 0 });
+  t.same(Object.keys(out), ['id', 'same', 'list', 'deep', 'z'], 'key order kept');
+  t.not(out, input, 'the top level holds a change below it: copied');
+  t.equal(out.same, input.same, 'an untouched subtree is shared, not copied');
+  t.not(out.list, input.list, 'the array holding the change: copied');
+  t.equal(out.list[0], input.list[0], 'its untouched items are shared');
+  t.equal(out.list[2], input.list[2]);
+  t.not(out.deep, input.deep);
+  t.same(input, JSON.parse(text), 'the input is not changed');
+  t.same(trimKeys(JSON.parse('{"a": 1, " a": 2, "b ": 3}')), { a: 2, b: 3 }, 'a later key that trims to an earlier one wins, as JSON.parse would');
+});
