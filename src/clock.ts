@@ -50,17 +50,23 @@ function wallAsUtc(w: Wall): number {
  *  every device time inside it (Intl's formatToParts was the gantry upload's costliest call). */
 const QUARTER_HOUR_MS = 15 * 60 * 1000;
 const OFFSETS_KEPT = 4096;
-const offsets = new Map<string, number>();
+/** Per zone, by quarter-hour index: numeric keys, so a lookup builds no string. */
+const offsets = new Map<string, Map<number, number>>();
 
 /** Offset of `timeZone` from UTC at the instant `utcMs`, in milliseconds. */
 function offsetAt(utcMs: number, timeZone: string): number {
-  const key = `${timeZone}|${Math.floor(utcMs / QUARTER_HOUR_MS)}`;
-  let offset = offsets.get(key);
+  const quarter = Math.floor(utcMs / QUARTER_HOUR_MS);
+  let zone = offsets.get(timeZone);
+  if (!zone) {
+    zone = new Map();
+    offsets.set(timeZone, zone);
+  }
+  let offset = zone.get(quarter);
   if (offset === undefined) {
     const whole = Math.floor(utcMs / 1000) * 1000;
     offset = wallAsUtc(wallFromParts(whole, timeZone)) - whole;
-    if (offsets.size >= OFFSETS_KEPT) offsets.clear();
-    offsets.set(key, offset);
+    if (zone.size >= OFFSETS_KEPT) zone.clear();
+    zone.set(quarter, offset);
   }
   return offset;
 }
@@ -81,20 +87,34 @@ function pad(n: number, width = 2): string {
   return String(Math.abs(n)).padStart(width, '0');
 }
 
+const offsetTexts = new Map<number, string>();
+
 function formatOffset(offsetMs: number): string {
-  const minutes = Math.round(offsetMs / 60000);
-  const sign = minutes < 0 ? '-' : '+';
-  return `${sign}${pad(Math.trunc(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
+  let text = offsetTexts.get(offsetMs);
+  if (text === undefined) {
+    const minutes = Math.round(offsetMs / 60000);
+    const sign = minutes < 0 ? '-' : '+';
+    text = `${sign}${pad(Math.trunc(Math.abs(minutes) / 60))}:${pad(Math.abs(minutes) % 60)}`;
+    // Few distinct offsets exist (whole quarter hours within ±14 h).
+    if (offsetTexts.size < 256) offsetTexts.set(offsetMs, text);
+  }
+  return text;
 }
 
 /** `2019-08-28 14:11:01.321` in `timeZone` → `2019-08-28T14:11:01.321+08:00`; undefined when it is
- *  not a device time or names a day that does not exist. */
+ *  not a device time or names a day that does not exist. Per gantry upload there are several, so
+ *  the matched digits are reused as written rather than converted back and forth. */
 export function deviceTimeToIso(text: string, timeZone: string): string | undefined {
   const m = DEVICE_TIME.exec(text.trim());
   if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  const ms = m[7] === undefined ? 0 : Number(m[7].padEnd(3, '0'));
-  const wallMs = Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  const year = Number(m[1]);
+  const month = Number(m[2]);
+  const day = Number(m[3]);
+  const hour = Number(m[4]);
+  const minute = Number(m[5]);
+  const second = Number(m[6]);
+  const msText = m[7] === undefined ? '000' : m[7].padEnd(3, '0');
+  const wallMs = Date.UTC(year, month - 1, day, hour, minute, second, Number(msText));
   const check = new Date(wallMs);
   if (
     check.getUTCFullYear() !== year ||
@@ -110,7 +130,7 @@ export function deviceTimeToIso(text: string, timeZone: string): string | undefi
   let offset = offsetAt(wallMs, timeZone);
   const second2 = offsetAt(wallMs - offset, timeZone);
   if (second2 !== offset) offset = second2;
-  return `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(hour)}:${pad(minute)}:${pad(second)}.${pad(ms, 3)}${formatOffset(offset)}`;
+  return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${msText}${formatOffset(offset)}`;
 }
 
 /** An instant (ISO 8601 with a zone, or epoch ms) as the device writes it: `yyyy-MM-dd HH:mm:ss.zzz`. */

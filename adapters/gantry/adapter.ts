@@ -79,8 +79,9 @@ function hostForUrl(ip: string): string {
 /** The quality entries of one entry of a status array, re-rooted at that entry. */
 function qualityUnder(quality: Quality, prefix: string): Quality | undefined {
   const out: Quality = {};
+  const below = `${prefix}.`;
   for (const [path, word] of Object.entries(quality)) {
-    if (path.startsWith(`${prefix}.`)) out[path.slice(prefix.length + 1)] = word;
+    if (path.startsWith(below)) out[path.slice(below.length)] = word;
     else if (path === prefix) out[''] = word;
   }
   return Object.keys(out).length > 0 ? out : undefined;

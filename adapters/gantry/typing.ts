@@ -131,21 +131,27 @@ export function checkFields(file: unknown): FieldsFile {
   return file as unknown as FieldsFile;
 }
 
+function pathOf(parent: string, key: string): string {
+  return parent === '' ? key : `${parent}.${key}`;
+}
+
 class Walk {
   readonly quality: Quality = {};
   readonly undeclared: string[] = [];
   constructor(private readonly typer: FieldTyper) {}
 
-  value(value: unknown, spec: FieldSpec | undefined, path: string): unknown {
+  /** `parent` and `key` name the value; its path (for `quality` and `undeclared`) is only built
+   *  when needed: most values are read without one. */
+  value(value: unknown, spec: FieldSpec | undefined, parent: string, key: string): unknown {
     if (typeof value === 'string' && this.typer.errorWords.has(value.trim())) {
-      this.quality[path] = value.trim();
+      this.quality[pathOf(parent, key)] = value.trim();
       return null;
     }
-    if (!spec) return this.undeclaredValue(value, path);
-    if (GROUP_TYPES.has(spec.type)) return this.groupValue(value, this.typer.group(spec.of), path);
+    if (!spec) return this.undeclaredValue(value, pathOf(parent, key));
+    if (GROUP_TYPES.has(spec.type)) return this.groupValue(value, this.typer.group(spec.of), pathOf(parent, key));
     const typed = this.leaf(value, spec);
     if (typed === undefined) {
-      this.quality[path] = INVALID;
+      this.quality[pathOf(parent, key)] = INVALID;
       return null;
     }
     return typed;
@@ -179,7 +185,7 @@ class Walk {
       return null;
     }
     const out: JsonObject = {};
-    for (const [key, inner] of Object.entries(value)) out[key] = this.value(inner, group[key], `${path}.${key}`);
+    for (const key in value) out[key] = this.value(value[key], group[key], path, key);
     return out;
   }
 
@@ -223,7 +229,7 @@ export class FieldTyper {
     if (isObject(trimmed)) {
       for (const [key, value] of Object.entries(trimmed)) {
         if (this.envelopeKeys.has(key)) continue;
-        data[key] = walk.value(value, fields[key], key);
+        data[key] = walk.value(value, fields[key], '', key);
       }
     }
     if (Object.keys(walk.quality).length > 0) data.quality = walk.quality;
@@ -236,7 +242,7 @@ export class FieldTyper {
     const walk = new Walk(this);
     const data: JsonObject = {};
     for (const [key, value] of Object.entries(rest)) {
-      data[key] = fields[key] ? walk.value(value, fields[key], key) : value;
+      data[key] = fields[key] ? walk.value(value, fields[key], '', key) : value;
     }
     if (Object.keys(walk.quality).length > 0) data.quality = walk.quality;
     return { data, quality: walk.quality, undeclared: walk.undeclared };
