@@ -54,7 +54,19 @@ export class GatewayProcess {
     });
   }
 
+  /** A port found free can be taken, before the gateway binds it, by another process's outgoing
+   *  connection (ephemeral ports come from the same range): then the gateway starts again on new ports. */
   static async start(options: GatewayOptions): Promise<GatewayProcess> {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await GatewayProcess.startOnce(options);
+      } catch (err) {
+        if (attempt >= 3 || !(err instanceof Error) || !err.message.includes('is already in use')) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(options: GatewayOptions): Promise<GatewayProcess> {
     const [broker, http, qyzn, wsdoor, wscam, brokerWs] = (await freePorts(6)) as [number, number, number, number, number, number];
     const id = randomBytes(4).toString('hex');
     const base = `bench/${id}`;
