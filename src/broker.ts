@@ -1,11 +1,12 @@
 // The embedded broker: aedes 2 (MQTT 3.1.1 and 5) over TCP and over WebSocket.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
 import { PortInUseError } from './errors.js';
 import { listen } from './listen.js';
+import { batchWrites } from './writes.js';
 
 export interface BrokerOptions {
   host: string;
@@ -52,6 +53,7 @@ export class EmbeddedBroker {
     aedes.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'broker connection error'));
 
     // noDelay: QoS 1 is a small-packet ping-pong; Nagle would hold each PUBACK back by up to 40 ms.
+    // batchWrites: what a turn delivers to a client leaves in one write, not one per PUBLISH.
     this.tcp = createServer({ noDelay: true }, (socket) => aedes.handle(batchWrites(socket)));
     const mqttPort = await listen(this.tcp, host, port, () =>
       new PortInUseError('the embedded MQTT broker', port, 'GATE2MQTT_BROKER_PORT', port === 1883 ? MOSQUITTO_HINT : ''),
@@ -82,28 +84,6 @@ export class EmbeddedBroker {
     for (const client of this.wss?.clients ?? []) client.terminate();
     await Promise.all([closeServer(this.tcp), closeServer(this.http)]);
   }
-}
-
-/** aedes writes every packet corked until the next tick; deliveries settle in separate callbacks, so
- *  a subscriber got one writev syscall per PUBLISH (the largest item of the uplink profile). The
- *  first cork of a turn takes one more, released at the end of the turn: what the turn wrote goes
- *  out in one write. `end()` uncorks fully, so nothing waits past it. */
-export function batchWrites(socket: Socket): Socket {
-  const cork = socket.cork.bind(socket);
-  let held = false;
-  const release = (): void => {
-    held = false;
-    socket.uncork();
-  };
-  socket.cork = (): void => {
-    if (!held) {
-      held = true;
-      cork();
-      setImmediate(release);
-    }
-    cork();
-  };
-  return socket;
 }
 
 function closeServer(server: Server | HttpServer | undefined): Promise<void> {

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle, DeviceSession, DisconnectReason, JsonObject } from '../../src/adapter.js';
 import { CommandError, HandoverError, OfflineError, ProtocolError } from '../../src/errors.js';
 import { isValidTopicLevel } from '../../src/topics.js';
+import { holdUntilTurnEnds } from '../../src/writes.js';
 import { commandAnswer } from './answers.js';
 import { checkLogin, checkRegister, type AuthOptions, type Registration } from './auth.js';
 import { decodeMessage, decodeResponse, type MessageBody } from './body.js';
@@ -61,7 +62,6 @@ export class QyznConnection implements DeviceSession, SessionPort {
   private loginTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
   private writeBlocked = false;
-  private corked = false;
   private seq = randomInt(0, 0x1_0000_0000);
   private readonly pending = new Map<number, Pending>();
   /** Frames of the last chunk not dispatched yet: one chunk can hold hundreds of frames, and past
@@ -373,17 +373,8 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   private send(bytes: Buffer): void {
     if (this.socket.destroyed || !this.socket.writable) return;
-    // The answers that settle in one turn of the event loop (the broker acknowledges in bursts) go
-    // out in one write, not a syscall each (the socket writes lead the uplink profile). setImmediate,
-    // not nextTick: acknowledgements arrive in separate callbacks of the same turn.
-    if (!this.corked) {
-      this.corked = true;
-      this.socket.cork();
-      setImmediate(() => {
-        this.corked = false;
-        this.socket.uncork();
-      });
-    }
+    // The broker acknowledges in bursts: the answers of one turn leave in one write.
+    holdUntilTurnEnds(this.socket);
     if (!this.socket.write(bytes) && !this.writeBlocked) {
       // A device that does not read its answers is not read either, so nothing piles up here.
       this.writeBlocked = true;

@@ -1,9 +1,10 @@
-// The embedded broker's sockets write what one event-loop turn produced in one syscall: aedes
-// writes each packet corked until the next tick, from separate callbacks.
+// What one event-loop turn writes to a socket leaves in one syscall: the qyzn answers
+// (holdUntilTurnEnds) and the embedded broker's deliveries (batchWrites; aedes corks each packet
+// only until the next tick, from separate callbacks).
 import { once } from 'node:events';
 import { createServer, connect, type Socket } from 'node:net';
 import t from 'tap';
-import { batchWrites } from '../../src/broker.js';
+import { batchWrites, holdUntilTurnEnds } from '../../src/writes.js';
 
 interface Pair {
   server: Socket;
@@ -91,6 +92,20 @@ t.test('one turn of corked packet writes leaves in one write, in order', async (
   writeLikeAedes(p.server, packets);
   t.equal((await received).toString(), expected.toString());
   t.equal(p.syscalls(), 1, 'one write for 100 packets');
+});
+
+t.test('holdUntilTurnEnds: writes from separate callbacks of a turn leave in one write', async (t) => {
+  const p = await pair(false);
+  t.teardown(p.close);
+  const received = receive(p.client, expected.length);
+  for (const packet of packets) {
+    queueMicrotask(() => {
+      holdUntilTurnEnds(p.server);
+      p.server.write(packet);
+    });
+  }
+  t.equal((await received).toString(), expected.toString());
+  t.equal(p.syscalls(), 1);
 });
 
 t.test('without it, the same writes cost one syscall each (what the batching saves)', async (t) => {
