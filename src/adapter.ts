@@ -17,8 +17,12 @@ export type DisconnectReason =
   | 'protocol_error' // the byte stream could no longer be trusted
   | 'shutdown'; // the gateway is stopping
 
-/** What the core needs to end a device's connection (replacement, liveness, shutdown). */
+/** A device's session as the core holds it: where its commands go, and how it is ended
+ *  (replacement, liveness, shutdown). The core routes each command to the session that holds the
+ *  device now; an adapter keeps no list of its own of who is online. */
 export interface DeviceSession {
+  /** Sends a validated command to the device and resolves with its answer. */
+  execute(command: DeviceCommand): Promise<CommandAnswer>;
   close(reason: DisconnectReason): void;
 }
 
@@ -57,8 +61,6 @@ export interface DeviceHandle {
   readonly deviceId: string;
   readonly remote: string;
   readonly logger: Logger;
-  /** False once the connection ended or another connection replaced this one. */
-  readonly connected: boolean;
   /** Keeps the device alive (any message counts; heartbeats only do this). */
   touch(): void;
   setLiveness(ms: number): void;
@@ -83,10 +85,16 @@ export interface DeviceHandle {
 }
 
 export interface DeviceRegistry {
-  /** Registers a device as online: retained availability and info, `device_connected`.
-   *  A previous session of the same device is closed with reason `replaced`. */
+  /** Registers a device as online: retained availability and info, `device_connected`; its
+   *  commands go to `session` from now on. A previous session of the same device is closed with
+   *  reason `replaced`. */
   connect(identity: DeviceIdentity, session: DeviceSession, options?: ConnectOptions): DeviceHandle;
+  /** The device online now, if any. */
   get(deviceId: string): DeviceHandle | undefined;
+  /** A device that takes commands without being connected (a gantry with a configured control
+   *  URL): its commands go to `session` whenever no connected session holds it. Not online. */
+  reachable(deviceId: string, session: DeviceSession): void;
+  /** Devices online. */
   readonly size: number;
 }
 
@@ -116,8 +124,9 @@ export interface CommandAnswer {
   data: JsonObject | null;
   /** Paths in `data` holding base64 media, published on `media/{last segment}`. */
   media?: readonly string[];
-  /** Raw bytes to publish on `media/{field}` (a file answer). */
-  files?: Readonly<Record<string, Buffer>>;
+  /** A file the device answered with: its bytes are published retained on `media/{field}`, and
+   *  the reply's `data.media` names that topic. */
+  file?: { field: string; bytes: Buffer };
 }
 
 export interface AdapterContext<C = unknown> {
@@ -133,8 +142,6 @@ export interface AdapterContext<C = unknown> {
   readonly mappings: Mappings;
   /** The gateway's HTTP server; add routes in `start()`, it listens after every adapter started. */
   readonly http: FastifyInstance;
-  /** Topic of `media/{field}` for a device, for answers that name where their bytes went. */
-  mediaTopic(deviceId: string, field: string): string;
   /** Follows what the platform publishes (retained, typically) on `{base}/{adapter}/+/{kind}`,
    *  e.g. the gantry `whitelist`. An empty payload is a cleared retained topic. A handler that
    *  throws has the message logged as ignored. */
@@ -145,10 +152,8 @@ export interface Adapter {
   readonly id: string;
   /** Opens the adapter's listener; resolves with its address (`host:port`), if it has its own. */
   start(): Promise<string | undefined>;
-  /** Stops accepting and closes every device connection. */
+  /** Stops accepting and closes every connection, identified or not. */
   stop(): Promise<void>;
-  /** Sends a validated command; throws OfflineError when the device cannot be reached. */
-  execute(command: DeviceCommand): Promise<CommandAnswer>;
 }
 
 export type AdapterFactory<C = unknown> = (context: AdapterContext<C>) => Adapter;

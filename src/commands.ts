@@ -2,7 +2,7 @@
 // and exactly one reply per command (on `.../reply`, or on the MQTT 5 response topic).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Adapter, CommandAnswer, JsonObject } from './adapter.js';
+import type { CommandAnswer, DeviceCommand, JsonObject } from './adapter.js';
 import { CommandError, GatewayError, ProtocolError, type CommandErrorType } from './errors.js';
 import { isObject, parseJson } from './json.js';
 import type { Mappings } from './mappings.js';
@@ -27,9 +27,16 @@ export interface Reply {
   error: { type: CommandErrorType; message: string } | null;
 }
 
+/** Where an adapter's commands go: the core's sessions of its devices. */
+export interface CommandTarget {
+  execute(command: DeviceCommand): Promise<CommandAnswer>;
+}
+
 interface Route {
-  adapter: Adapter;
-  mappings: Mappings;
+  target: CommandTarget;
+  /** Undefined when the adapter failed to start: its commands are answered `offline`. */
+  mappings: Mappings | undefined;
+  failed?: string;
 }
 
 interface Parsed {
@@ -56,9 +63,10 @@ export class CommandRouter {
     this.logger = logger;
   }
 
-  route(adapter: Adapter, mappings: Mappings): void {
-    this.routes.set(adapter.id, { adapter, mappings });
-    this.link.subscribe(this.topics.commandFilter(adapter.id), (topic, payload, packet) => {
+  /** Takes the commands of `adapter`; with `failed`, each is answered `offline` saying why. */
+  route(adapter: string, target: CommandTarget, mappings: Mappings | undefined, failed?: string): void {
+    this.routes.set(adapter, failed === undefined ? { target, mappings } : { target, mappings, failed });
+    this.link.subscribe(this.topics.commandFilter(adapter), (topic, payload, packet) => {
       void this.handle(topic, payload, packet);
     });
   }
@@ -77,25 +85,32 @@ export class CommandRouter {
     const correlationData = packet.properties?.correlationData;
     let id: string = randomUUID();
     let reply: Reply;
+    // Metric labels stay bounded whatever names a client publishes to.
+    let metricName = 'unknown';
     try {
       const body = this.read(payload);
       if (isObject(body) && typeof body.id === 'string') id = body.id;
-      const resolved = route.mappings.command(target.name);
-      if (!resolved) throw new CommandError('unsupported', `${target.adapter} has no command ${target.name}`);
+      // Without its mappings (they failed to load) an adapter cannot tell its commands apart.
+      const resolved = route.mappings?.command(target.name);
+      if (route.mappings && !resolved) throw new CommandError('unsupported', `${target.adapter} has no command ${target.name}`);
+      if (resolved) metricName = target.name;
       const parsed = this.check(body, id);
-      const data = resolved.defaults ? { ...resolved.defaults, ...parsed.data } : parsed.data;
-      if (!resolved.validate(data)) {
+      const data = resolved?.defaults ? { ...resolved.defaults, ...parsed.data } : parsed.data;
+      if (resolved && !resolved.validate(data)) {
         const why = (resolved.validate.errors ?? []).map((e) => `data${e.instancePath} ${e.message ?? 'is invalid'}`).join('; ');
         throw new CommandError('invalid', why);
       }
-      const answer = await this.execute(route.adapter, target, resolved.name, { ...parsed, data });
+      if (!resolved || route.failed !== undefined) {
+        throw new CommandError('offline', `the ${target.adapter} adapter is not running: ${route.failed ?? 'it failed to start'}`);
+      }
+      const answer = await this.execute(route.target, target, resolved.name, { ...parsed, data });
       reply = await this.answerReply(id, target, answer);
     } catch (err) {
       reply = failure(id, err);
       if (!(err instanceof CommandError)) this.logger.error({ err, topic }, 'command failed unexpectedly');
     }
     const outcome = reply.error?.type ?? 'ok';
-    this.metrics.commands.inc({ adapter: target.adapter, name: target.name, outcome });
+    this.metrics.commands.inc({ adapter: target.adapter, name: metricName, outcome });
     this.metrics.commandSeconds.observe({ adapter: target.adapter }, Number(process.hrtime.bigint() - started) / 1e9);
     this.link.publishQueued(replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
   }
@@ -122,7 +137,7 @@ export class CommandRouter {
     return { id, timeoutMs, data };
   }
 
-  private async execute(adapter: Adapter, target: CommandTopic, name: string, parsed: Parsed): Promise<CommandAnswer> {
+  private async execute(route: CommandTarget, target: CommandTopic, name: string, parsed: Parsed): Promise<CommandAnswer> {
     const controller = new AbortController();
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
@@ -132,7 +147,7 @@ export class CommandRouter {
       }, parsed.timeoutMs);
     });
     // async: an adapter that throws at once is a rejection like any other.
-    const running = (async () => adapter.execute({ ...parsed, deviceId: target.deviceId, name, signal: controller.signal }))();
+    const running = (async () => route.execute({ ...parsed, deviceId: target.deviceId, name, signal: controller.signal }))();
     running.catch(() => undefined); // settled after the timeout: already answered
     try {
       return await Promise.race([running, timeout]);
@@ -151,7 +166,11 @@ export class CommandRouter {
       data = extracted.data;
       for (const m of extracted.media) publishes.push(link.publish(topicFor(m.field), m.bytes, { retain: true }));
     }
-    for (const [field, bytes] of Object.entries(answer.files ?? {})) publishes.push(link.publish(topicFor(field), bytes, { retain: true }));
+    if (answer.file) {
+      const media = topicFor(answer.file.field);
+      publishes.push(link.publish(media, answer.file.bytes, { retain: true }));
+      data = { ...data, media };
+    }
     await Promise.all(publishes).catch((err: unknown) => this.logger.warn({ err }, 'command media not acknowledged'));
     if (!answer.ok) {
       const message = answer.message ?? `device answered ${String(answer.code)}`;

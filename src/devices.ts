@@ -3,7 +3,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type {
+  CommandAnswer,
   ConnectOptions,
+  DeviceCommand,
   DeviceHandle,
   DeviceIdentity,
   DeviceRegistry,
@@ -15,7 +17,7 @@ import type {
 } from './adapter.js';
 import type { Bridge, PlatformRequests } from './bridge.js';
 import type { AnswerConfig, OutputConfig } from './config.js';
-import { ProtocolError } from './errors.js';
+import { OfflineError, ProtocolError } from './errors.js';
 import { extractMedia } from './media.js';
 import type { Metrics } from './metrics.js';
 import type { Link } from './mqtt.js';
@@ -57,6 +59,7 @@ export class Devices implements DeviceRegistry {
   readonly answers: Readonly<Record<string, AnswerConfig>>;
   readonly logger: Logger;
   private readonly online = new Map<string, Device>();
+  private readonly standing = new Map<string, DeviceSession>();
   private readonly remembered = new Map<string, Seen>();
 
   constructor(adapter: string, core: CoreServices, answers: Readonly<Record<string, AnswerConfig>>, logger: Logger) {
@@ -89,6 +92,20 @@ export class Devices implements DeviceRegistry {
 
   get(deviceId: string): DeviceHandle | undefined {
     return this.online.get(deviceId);
+  }
+
+  reachable(deviceId: string, session: DeviceSession): void {
+    if (!isValidTopicLevel(deviceId)) {
+      throw new ProtocolError('bad_identity', `device identity ${JSON.stringify(deviceId)} is not a valid topic level`);
+    }
+    this.standing.set(deviceId, session);
+  }
+
+  /** Sends a command to the session that holds the device now. */
+  execute(command: DeviceCommand): Promise<CommandAnswer> {
+    const session = this.online.get(command.deviceId)?.session ?? this.standing.get(command.deviceId);
+    if (!session) throw new OfflineError(command.deviceId);
+    return session.execute(command);
   }
 
   /** The device-scoped retransmission memory of a device, kept across its connections. */
@@ -125,8 +142,8 @@ class Device implements DeviceHandle {
   readonly deviceId: string;
   readonly remote: string;
   readonly logger: Logger;
+  readonly session: DeviceSession;
   private readonly registry: Devices;
-  private readonly session: DeviceSession;
   private info: JsonObject;
   private alive = true;
   private liveness: NodeJS.Timeout | undefined;
@@ -148,10 +165,6 @@ class Device implements DeviceHandle {
 
   private get core(): CoreServices {
     return this.registry.core;
-  }
-
-  get connected(): boolean {
-    return this.alive;
   }
 
   announce(): void {

@@ -11,8 +11,17 @@ export class GatewayError extends Error {
 
 /** A configuration value is wrong; the message is `path: message` lines. */
 export class ConfigError extends GatewayError {
-  constructor(message: string) {
-    super('G2M_ERR_CONFIG', message);
+  constructor(message: string, code = 'G2M_ERR_CONFIG') {
+    super(code, message);
+  }
+}
+
+/** A file in mappings/ is unreadable or wrong: the adapter it belongs to does not start. */
+export class MappingsError extends ConfigError {
+  readonly file: string;
+  constructor(file: string, message: string) {
+    super(`${file}: ${message}`, 'G2M_ERR_MAPPINGS');
+    this.file = file;
   }
 }
 

@@ -37,7 +37,8 @@ export interface GatewayOptions {
 
 interface Running {
   id: string;
-  adapter: Adapter;
+  /** Absent when it could not be built (its mappings are broken). */
+  adapter?: Adapter;
   devices: Devices;
   listen: string | undefined;
   failed?: string;
@@ -55,6 +56,7 @@ export class Gateway {
   private broker: EmbeddedBroker | undefined;
   private brokerAddresses: BrokerAddresses | undefined;
   private link: Link | undefined;
+  private bridge: Bridge | undefined;
   private http: FastifyInstance | undefined;
   private httpAddress: string | undefined;
   private readonly running: Running[] = [];
@@ -119,6 +121,7 @@ export class Gateway {
     link.on('connect', () => this.metrics.mqttConnected.set(1));
 
     const bridge = new Bridge(link, this.topics, this.metrics, logger);
+    this.bridge = bridge;
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
     const core: CoreServices = { link, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
     const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }));
@@ -131,44 +134,22 @@ export class Gateway {
 
     for (const definition of this.definitions) {
       const adapterLogger = logger.child({ adapter: definition.id });
-      const mappings = new Mappings(definition.id, definition.mappingsDir);
       const devices = new Devices(definition.id, core, definition.config.answers ?? {}, adapterLogger);
-      const context: AdapterContext<never> = {
-        id: definition.id,
-        config: definition.config as never,
-        output: config.output,
-        deviceTimeZone: config.deviceTimeZone,
-        logger: adapterLogger,
-        metrics: this.metrics.forAdapter(definition.id),
-        devices,
-        events: bridge.forAdapter(definition.id, adapterLogger),
-        mappings,
-        http,
-        mediaTopic: (deviceId, field) => this.topics.media(definition.id, deviceId, field),
-        watch: (kind, handler) =>
-          link.subscribe(this.topics.deviceFilter(definition.id, kind), (topic, payload) => {
-            const deviceId = this.topics.deviceOf(topic);
-            if (deviceId === undefined) return;
-            try {
-              handler(deviceId, payload);
-            } catch (err) {
-              adapterLogger.warn({ topic, err: (err as Error).message }, `${kind} ignored`);
-            }
-          }),
-      };
-      const adapter = definition.factory(context);
-      const running: Running = { id: definition.id, adapter, devices, listen: undefined };
+      const running: Running = { id: definition.id, devices, listen: undefined };
       this.running.push(running);
+      let mappings: Mappings | undefined;
       try {
-        running.listen = await adapter.start();
+        mappings = new Mappings(definition.id, definition.mappingsDir);
+        running.adapter = definition.factory(this.context(definition, devices, mappings, adapterLogger));
+        running.listen = await running.adapter.start();
       } catch (err) {
         if (err instanceof PortInUseError) throw err;
         running.failed = (err as Error).message;
         adapterLogger.error({ err }, 'adapter failed to start; the others go on');
-        continue;
       }
-      router.route(adapter, mappings);
-      requests.listen(definition.id);
+      // Routed even when it failed: its commands are answered `offline`, not left unanswered.
+      router.route(definition.id, devices, mappings, running.failed);
+      if (running.failed === undefined) requests.listen(definition.id);
     }
 
     await http.listen({ port: config.http.port, host: config.http.host }).catch((err: NodeJS.ErrnoException) => {
@@ -183,6 +164,33 @@ export class Gateway {
     this.infoTimer = setInterval(() => this.refreshInfo(), INFO_INTERVAL_MS);
     this.infoTimer.unref();
     logger.info({ http: this.httpAddress, broker: this.brokerAddresses, adapters: this.addresses().adapters }, 'gate2mqtt started');
+  }
+
+  private context(definition: AdapterDefinition, devices: Devices, mappings: Mappings, logger: Logger): AdapterContext<never> {
+    const { config, topics } = this;
+    const link = this.link as Link;
+    return {
+      id: definition.id,
+      config: definition.config as never,
+      output: config.output,
+      deviceTimeZone: config.deviceTimeZone,
+      logger,
+      metrics: this.metrics.forAdapter(definition.id),
+      devices,
+      events: (this.bridge as Bridge).forAdapter(definition.id, logger),
+      mappings,
+      http: this.http as FastifyInstance,
+      watch: (kind, handler) =>
+        link.subscribe(topics.deviceFilter(definition.id, kind), (topic, payload) => {
+          const deviceId = topics.deviceOf(topic);
+          if (deviceId === undefined) return;
+          try {
+            handler(deviceId, payload);
+          } catch (err) {
+            logger.warn({ topic, err: (err as Error).message }, `${kind} ignored`);
+          }
+        }),
+    };
   }
 
   private info(): string {
@@ -219,7 +227,7 @@ export class Gateway {
     await Promise.all(
       this.running.map(async (r) => {
         try {
-          await r.adapter.stop();
+          await r.adapter?.stop();
         } catch (err) {
           this.logger.error({ err, adapter: r.id }, 'adapter failed to stop cleanly');
         }

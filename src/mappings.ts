@@ -4,6 +4,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { JsonObject } from './adapter.js';
+import { MappingsError } from './errors.js';
 import { ROOT } from './paths.js';
 
 export interface CommandSpec {
@@ -38,19 +39,24 @@ export class Mappings {
   private readonly dir: string;
   private readonly commands = new Map<string, ResolvedCommand>();
 
-  /** Reads and compiles `mappings/{adapter}/commands.json` once; a broken schema fails the start. */
+  /** Reads and compiles `mappings/{adapter}/commands.json` once. Throws MappingsError naming the
+   *  file and what is wrong with it: the adapter does not start, the others do. */
   constructor(adapter: string, dir = join(MAPPINGS_DIR, adapter)) {
     this.dir = dir;
     const file = join(dir, 'commands.json');
     if (!existsSync(file)) return;
-    const spec = JSON.parse(readFileSync(file, 'utf8')) as CommandsFile;
+    const spec = readJson(file) as CommandsFile;
     const ajv = new Ajv({ allErrors: true, strict: true });
     for (const [name, command] of Object.entries(spec.commands ?? {})) {
-      this.commands.set(name, { name, validate: ajv.compile(command.schema), defaults: undefined });
+      try {
+        this.commands.set(name, { name, validate: ajv.compile(command.schema), defaults: undefined });
+      } catch (err) {
+        throw new MappingsError(file, `commands.${name}.schema: ${(err as Error).message}`);
+      }
     }
     for (const [alias, target] of Object.entries(spec.aliases ?? {})) {
       const native = this.commands.get(target.command);
-      if (!native) throw new Error(`mappings/${adapter}: alias ${alias} names unknown command ${target.command}`);
+      if (!native) throw new MappingsError(file, `aliases.${alias}: names unknown command ${JSON.stringify(target.command)}`);
       this.commands.set(alias, { ...native, defaults: target.defaults });
     }
   }
@@ -66,6 +72,20 @@ export class Mappings {
 
   /** Another declaration file of this adapter, `mappings/{adapter}/{name}.json`. */
   read<T>(name: string): T {
-    return JSON.parse(readFileSync(join(this.dir, `${name}.json`), 'utf8')) as T;
+    return readJson(join(this.dir, `${name}.json`)) as T;
+  }
+}
+
+function readJson(file: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new MappingsError(file, (err as Error).message);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new MappingsError(file, `not JSON: ${(err as Error).message}`);
   }
 }

@@ -11,7 +11,7 @@ import type {
   JsonObject,
 } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
-import { CommandError, OfflineError } from '../../src/errors.js';
+import { CommandError } from '../../src/errors.js';
 import { checkGantryOverrides, type GantryConfig, type GantryOverride } from './config.js';
 import {
   Code,
@@ -40,10 +40,10 @@ import {
 } from './protocol.js';
 import { FieldTyper, type Quality, type Typed } from './typing.js';
 
-interface Link {
-  handle: DeviceHandle;
-  session: DeviceSession;
-  /** Source address of its latest upload: the {ip} of its control URL. */
+/** What a gantry's latest accepted upload taught: sent back with its commands. */
+interface LastUpload {
+  version: string;
+  /** Its source address: the {ip} of its control URL. */
   ip: string;
 }
 
@@ -116,9 +116,13 @@ export class GantryAdapter implements Adapter {
   private typer: FieldTyper | undefined;
   private limiter: RateLimiter | undefined;
   private stopped = false;
-  private readonly links = new Map<string, Link>();
-  /** Last version each gantry uploaded with: sent back with its commands, even after it went offline. */
-  private readonly versions = new Map<string, string>();
+  /** Per gantry, kept after it went offline: its version goes with its commands. */
+  private readonly lastUploads = new Map<string, LastUpload>();
+  /** The session of every gantry: a gantry has no connection, its commands are HTTP requests. */
+  private readonly control: DeviceSession = {
+    execute: (command) => this.execute(command),
+    close: () => undefined,
+  };
   private readonly states = new Map<string, GantryState>();
   private readonly whitelists = new Map<string, Whitelist>();
 
@@ -159,14 +163,15 @@ export class GantryAdapter implements Adapter {
     };
     await this.context.http.register(uploads);
     this.context.watch('whitelist', (gantryId, payload) => this.holdWhitelist(gantryId, payload));
+    // A gantry whose control URL needs no {ip} takes commands before (and between) its uploads.
+    for (const [gantryId, override] of Object.entries(config.gantries)) {
+      if (override.controlUrl !== undefined && !override.controlUrl.includes('{ip}')) this.context.devices.reachable(gantryId, this.control);
+    }
     return undefined;
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    const links = [...this.links.values()];
-    this.links.clear();
-    for (const link of links) link.handle.disconnect('shutdown');
   }
 
   /** Holds (or, with an empty payload, drops) the card whitelist of a gantry, as retained on
@@ -233,8 +238,7 @@ export class GantryAdapter implements Adapter {
     }
     const { upload } = result;
     this.context.metrics.messageIn(upload.method);
-    this.versions.set(upload.gantryId, upload.version);
-    const handle = this.online(upload, ip, remote);
+    const handle = this.heard(upload, ip, remote);
     try {
       const data = await this.handlers[upload.method]({ upload, handle });
       return this.send(reply, Code.OK, data);
@@ -245,28 +249,18 @@ export class GantryAdapter implements Adapter {
   }
 
   /** Every accepted upload keeps its gantry online; the first one (again) connects it. */
-  private online(upload: Upload, ip: string, remote: string): DeviceHandle {
+  private heard(upload: Upload, ip: string, remote: string): DeviceHandle {
     const { gantryId, version } = upload;
-    const link = this.links.get(gantryId);
-    if (link?.handle.connected) {
-      link.handle.touch();
-      if (link.ip !== ip) link.handle.updateInfo({ ip });
-      link.ip = ip;
-      return link.handle;
+    const previous = this.lastUploads.get(gantryId);
+    this.lastUploads.set(gantryId, { version, ip });
+    const handle = this.context.devices.get(gantryId);
+    if (handle) {
+      handle.touch();
+      if (previous?.ip !== ip || previous.version !== version) handle.updateInfo({ version, ip });
+      return handle;
     }
     const intervalS = this.override(gantryId)?.reportIntervalS ?? this.context.config.reportIntervalS;
-    const session: DeviceSession = {
-      close: () => {
-        if (this.links.get(gantryId)?.session === session) this.links.delete(gantryId);
-      },
-    };
-    const handle = this.context.devices.connect(
-      { deviceId: gantryId, remote, info: { version, ip } },
-      session,
-      { livenessMs: intervalS * 3000 },
-    );
-    this.links.set(gantryId, { handle, session, ip });
-    return handle;
+    return this.context.devices.connect({ deviceId: gantryId, remote, info: { version, ip } }, this.control, { livenessMs: intervalS * 3000 });
   }
 
   private typed(upload: Upload): Typed {
@@ -346,16 +340,15 @@ export class GantryAdapter implements Adapter {
     }
   }
 
+  /** The core sends a command here only while the gantry is online (so its {ip} is known) or has a
+   *  control URL without {ip} (DESIGN.md "Commands"). */
   private controlUrl(gantryId: string): string {
     const template = this.override(gantryId)?.controlUrl ?? this.context.config.controlUrl;
-    const link = this.links.get(gantryId);
-    const ip = link?.handle.connected ? link.ip : undefined;
-    // Only uploads teach the {ip}; a gantry silent for three intervals is offline (DESIGN.md "Commands").
-    if (template.includes('{ip}') && ip === undefined) throw new OfflineError(gantryId);
-    return template.replaceAll('{ip}', ip === undefined ? '' : hostForUrl(ip)).replaceAll('{gantryId}', encodeURIComponent(gantryId));
+    const ip = this.lastUploads.get(gantryId)?.ip ?? '';
+    return template.replaceAll('{ip}', hostForUrl(ip)).replaceAll('{gantryId}', encodeURIComponent(gantryId));
   }
 
-  async execute(command: DeviceCommand): Promise<CommandAnswer> {
+  private async execute(command: DeviceCommand): Promise<CommandAnswer> {
     const { deviceId, name, data, signal } = command;
     const typer = this.typer;
     if (!typer) throw new CommandError('offline', 'the gantry adapter is not started');
@@ -365,7 +358,7 @@ export class GantryAdapter implements Adapter {
       gantryId: deviceId,
       method: name,
       data,
-      version: this.versions.get(deviceId) ?? DEFAULT_VERSION,
+      version: this.lastUploads.get(deviceId)?.version ?? DEFAULT_VERSION,
       nowMs: Date.now(),
       auth,
       timeZone: this.context.deviceTimeZone,
@@ -388,7 +381,7 @@ export class GantryAdapter implements Adapter {
     const { problem, ...answer } = decodeControlAnswer(
       name,
       { status: res.status, header: (h) => res.headers.get(h) ?? undefined, body },
-      { typer, auth, mediaTopic: this.context.mediaTopic(deviceId, name) },
+      { typer, auth },
     );
     // A gantry's own error code (1007, 1009) is an answer; an answer that breaks the protocol is
     // bad input like a bad upload, and is reported the same way besides the `device` reply.

@@ -339,11 +339,11 @@ function numericCode(code: unknown): number | string | null {
  *  code of its own), the reason to report on `bridge/event`. */
 export type DecodedAnswer = CommandAnswer & { problem?: string };
 
-/** Maps a device's answer to a command onto CommandAnswer; `mediaTopic` names where file bytes go. */
+/** Maps a device's answer to a command onto CommandAnswer; a file goes to `media/{method}`. */
 export function decodeControlAnswer(
   method: string,
   res: ControlResponse,
-  options: { typer: FieldTyper; auth: string; mediaTopic: string },
+  options: { typer: FieldTyper; auth: string },
 ): DecodedAnswer {
   if (looksJson(res)) {
     let parsed: unknown;
@@ -382,7 +382,7 @@ export function decodeControlAnswer(
     ok: true,
     code: null,
     message: null,
-    data: { ...file, media: options.mediaTopic },
-    files: { [method]: res.body },
+    data: file,
+    file: { field: method, bytes: res.body },
   };
 }

@@ -2,8 +2,8 @@
 // The terminals connect to the gateway; each connection is a QyznConnection.
 import { randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import type { Adapter, AdapterContext, AdapterFactory, CommandAnswer, DeviceCommand } from '../../src/adapter.js';
-import { OfflineError, PortInUseError } from '../../src/errors.js';
+import type { Adapter, AdapterContext, AdapterFactory } from '../../src/adapter.js';
+import { PortInUseError } from '../../src/errors.js';
 import { listen } from '../../src/listen.js';
 import { AllowList, type AuthOptions, type Registration } from './auth.js';
 import type { QyznConfig } from './config.js';
@@ -17,8 +17,8 @@ export class QyznAdapter implements Adapter {
   readonly id = 'qyzn';
   private readonly context: AdapterContext<QyznConfig>;
   private server: Server | undefined;
+  /** Every open connection, logged in or not, for stop(). */
   private readonly connections = new Set<QyznConnection>();
-  private readonly online = new Map<string, QyznConnection>();
   private readonly registrations = new Map<string, Registration>();
 
   constructor(context: AdapterContext<QyznConfig>) {
@@ -45,15 +45,10 @@ export class QyznAdapter implements Adapter {
     await closed;
   }
 
-  async execute(command: DeviceCommand): Promise<CommandAnswer> {
-    const connection = this.online.get(command.deviceId);
-    if (!connection) throw new OfflineError(command.deviceId);
-    return connection.execute(command);
-  }
-
   private accept(socket: Socket, env: ConnectionEnv): void {
     const connection = new QyznConnection(socket, env);
     this.connections.add(connection);
+    socket.once('close', () => this.connections.delete(connection));
     connection.start();
   }
 
@@ -70,14 +65,6 @@ export class QyznAdapter implements Adapter {
       now: () => new Date(),
       recall: (serial) => this.registrations.get(serial),
       remember: (registration) => this.remember(registration),
-      online: (connection) => {
-        if (connection.deviceId) this.online.set(connection.deviceId, connection);
-      },
-      closed: (connection) => {
-        this.connections.delete(connection);
-        const id = connection.deviceId;
-        if (id && this.online.get(id) === connection) this.online.delete(id);
-      },
     };
   }
 

@@ -31,8 +31,6 @@ export interface ConnectionEnv extends HandlerEnv {
   /** What an earlier register told about a serial (mac, type), for `info` after a bare login. */
   recall(serial: string): Registration | undefined;
   remember(registration: Registration): void;
-  online(connection: QyznConnection): void;
-  closed(connection: QyznConnection): void;
 }
 
 interface Pending {
@@ -248,7 +246,6 @@ export class QyznConnection implements DeviceSession, SessionPort {
     clearTimeout(this.loginTimer);
     this.parser.maxBodyBytes = config.maxFrameBytes;
     this.logger = this.handle.logger;
-    this.env.online(this);
     return { result: Result.SUCCESS };
   }
 
@@ -429,6 +426,5 @@ export class QyznConnection implements DeviceSession, SessionPort {
     const deviceId = this.deviceId ?? 'unknown';
     for (const seq of [...this.pending.keys()]) this.settle(seq)?.reject(new OfflineError(deviceId));
     this.handle?.disconnect(this.closeReason ?? 'closed');
-    this.env.closed(this);
   }
 }

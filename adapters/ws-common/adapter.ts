@@ -1,8 +1,7 @@
-// The Adapter both JSON-over-WebSocket adapters are: a listener, their connections, and commands
-// routed to the connection that currently holds the device.
+// The Adapter both JSON-over-WebSocket adapters are: a listener and the connections it accepts.
+// The core routes each command to the connection that holds the device now.
 import type { WebSocket } from 'ws';
-import type { Adapter, AdapterContext, CommandAnswer, DeviceCommand } from '../../src/adapter.js';
-import { OfflineError } from '../../src/errors.js';
+import type { Adapter, AdapterContext } from '../../src/adapter.js';
 import type { WsListenerConfig } from './config.js';
 import type { WsConnectionEnv, WsDeviceConnection } from './connection.js';
 import { CorrelationIds } from './ids.js';
@@ -13,18 +12,11 @@ export abstract class WsAdapter<C extends WsListenerConfig, Conn extends WsDevic
   implements Adapter
 {
   private listener: WsListener | undefined;
-  private readonly connections = new Set<Conn>();
-  private readonly byDevice = new Map<string, Conn>();
 
   constructor(protected readonly context: AdapterContext<C>) {}
 
   get id(): string {
     return this.context.id;
-  }
-
-  /** Connections accepted and not yet ended (identified or not). */
-  get connectionCount(): number {
-    return this.connections.size;
   }
 
   protected abstract createConnection(socket: WebSocket, remote: string, env: WsConnectionEnv<C>): Conn;
@@ -39,18 +31,7 @@ export abstract class WsAdapter<C extends WsListenerConfig, Conn extends WsDevic
       adapter: this.id,
       config: this.context.config,
       logger: this.context.logger,
-      accept: (socket, remote) => {
-        const connection = this.createConnection(socket, remote, env);
-        this.connections.add(connection);
-        return connection.open({
-          bound: (deviceId) => this.byDevice.set(deviceId, connection),
-          ended: () => {
-            this.connections.delete(connection);
-            const deviceId = connection.deviceId;
-            if (deviceId !== undefined && this.byDevice.get(deviceId) === connection) this.byDevice.delete(deviceId);
-          },
-        });
-      },
+      accept: (socket, remote) => this.createConnection(socket, remote, env).open(),
     });
     const address = await listener.start();
     this.listener = listener;
@@ -64,13 +45,7 @@ export abstract class WsAdapter<C extends WsListenerConfig, Conn extends WsDevic
     if (!listener) return;
     this.listener = undefined;
     listener.stopAccepting();
-    for (const connection of [...this.connections]) connection.close('shutdown');
+    for (const peer of listener.peers()) peer.close('shutdown');
     await listener.closed();
-  }
-
-  async execute(command: DeviceCommand): Promise<CommandAnswer> {
-    const connection = this.byDevice.get(command.deviceId);
-    if (!connection?.online) throw new OfflineError(command.deviceId);
-    return connection.execute(command);
   }
 }

@@ -48,12 +48,6 @@ export interface WsConnectionEnv<C extends WsListenerConfig> {
   ids: CorrelationIds;
 }
 
-/** How a connection tells its adapter about itself. */
-export interface ConnectionHooks {
-  bound(deviceId: string): void;
-  ended(): void;
-}
-
 /** What a connection does with a readable message; `name` is its metric name (bounded). */
 export type Route<Reply> = { name: string } & (
   | { kind: 'reply'; id: string; reply: Reply }
@@ -85,7 +79,6 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
   protected readonly pending = new PendingCommands<Reply>();
   protected logger: Logger;
   private readonly inbox: Inbox;
-  private hooks: ConnectionHooks | undefined;
   private deadline: NodeJS.Timeout | undefined;
   private ending: DisconnectReason | undefined;
   private finished = false;
@@ -116,16 +109,11 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     return this.handle?.deviceId;
   }
 
-  get online(): boolean {
-    return this.handle !== undefined && !this.finished && this.handle.connected;
-  }
-
   protected get config(): Readonly<C> {
     return this.env.context.config;
   }
 
-  open(hooks: ConnectionHooks): this {
-    this.hooks = hooks;
+  open(): this {
     this.socket.on('message', (data: RawData) => this.receive(data));
     this.socket.on('error', (err: Error & { code?: string }) => this.socketError(err));
     this.socket.on('close', () => this.finish(this.ending ?? 'closed'));
@@ -186,7 +174,6 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     });
     this.handle = handle;
     this.logger = handle.logger;
-    this.hooks?.bound(deviceId);
     return handle;
   }
 
@@ -284,6 +271,5 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     this.inbox.clear();
     this.pending.failAll(new CommandError('offline', `the connection to the device ended (${reason})`));
     this.handle?.disconnect(reason);
-    this.hooks?.ended();
   }
 }

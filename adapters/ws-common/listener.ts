@@ -8,6 +8,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
+import type { DisconnectReason } from '../../src/adapter.js';
 import { ConfigError, PortInUseError } from '../../src/errors.js';
 import type { WsListenerConfig } from './config.js';
 
@@ -15,6 +16,7 @@ import type { WsListenerConfig } from './config.js';
 export interface WsPeer {
   /** The peer did not answer the previous ping. */
   onPingTimeout(): void;
+  close(reason: DisconnectReason): void;
 }
 
 export interface WsListenerOptions {
@@ -91,6 +93,11 @@ export class WsListener {
     const address = server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     return `${host}:${address.port}`;
+  }
+
+  /** The connections accepted and not closed yet, identified or not. */
+  peers(): WsPeer[] {
+    return [...this.tracked.values()].map((tracked) => tracked.peer);
   }
 
   /** Stops accepting; the adapter closes its connections, then `closed()` waits for them. */

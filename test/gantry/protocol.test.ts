@@ -196,7 +196,7 @@ function response(status: number, headers: Record<string, string>, body: Buffer 
 }
 
 t.test('control answers map onto CommandAnswer', async (t) => {
-  const opts = { typer, auth: '123456', mediaTopic: 'gate2mqtt/gantry/G1/media/getCabinetImageVedio' };
+  const opts = { typer, auth: '123456' };
   const json = { 'content-type': 'application/json' };
   t.same(decodeControlAnswer('cabinetControl', response(200, json, '{"code":"1000","msg":"成功"}'), opts), { ok: true, code: 1000, message: '成功', data: null });
   t.same(decodeControlAnswer('cabinetControl', response(200, json, '{"code":"1007","msg":"执行控制命令失败"}'), opts), { ok: false, code: 1007, message: '执行控制命令失败', data: null });
@@ -218,10 +218,10 @@ t.test('control answers map onto CommandAnswer', async (t) => {
     ok: true,
     code: null,
     message: null,
-    data: { filename: 'G1_20191103120000123.jpg', contentType: 'image/jpeg', bytes: 4, md5: md5(jpeg), media: opts.mediaTopic },
-    files: { getCabinetImageVedio: jpeg },
+    data: { filename: 'G1_20191103120000123.jpg', contentType: 'image/jpeg', bytes: 4, md5: md5(jpeg) },
+    file: { field: 'getCabinetImageVedio', bytes: jpeg },
   });
-  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-md5': md5('x') }, jpeg), opts), { ok: false, code: null, message: /does not match/, files: undefined, problem: 'bad_md5' });
+  t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-md5': md5('x') }, jpeg), opts), { ok: false, code: null, message: /does not match/, file: undefined, problem: 'bad_md5' });
   t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { 'content-type': 'image/jpeg', 'content-disposition': 'attachment;filename=a.jpg' }, jpeg), opts), { ok: false, message: /without binfile-md5/, problem: 'missing_md5' });
   t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-auth': 'nope' }, jpeg), opts), { ok: false, message: /binfile-auth/, problem: 'bad_auth' });
   t.match(decodeControlAnswer('getCabinetImageVedio', response(200, { ...file, 'binfile-auth': '123456' }, jpeg), opts), { ok: true });

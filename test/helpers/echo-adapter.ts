@@ -3,8 +3,8 @@
 // answers commands {"command": name, "id", "data"} with {"answer": id, ...}.
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { createInterface } from 'node:readline';
-import type { Adapter, AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle } from '../../src/adapter.js';
-import { OfflineError, type ProtocolError } from '../../src/errors.js';
+import type { Adapter, AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle, DeviceSession } from '../../src/adapter.js';
+import type { ProtocolError } from '../../src/errors.js';
 import { isObject } from '../../src/json.js';
 
 export interface EchoConfig {
@@ -16,7 +16,7 @@ export class EchoAdapter implements Adapter {
   readonly id = 'echo';
   private readonly context: AdapterContext<EchoConfig>;
   private server: Server | undefined;
-  private readonly sockets = new Map<string, Socket>();
+  private readonly sockets = new Set<Socket>();
   private readonly waiting = new Map<string, (answer: CommandAnswer) => void>();
 
   constructor(context: AdapterContext<EchoConfig>) {
@@ -35,7 +35,9 @@ export class EchoAdapter implements Adapter {
     const send = (message: object): void => {
       socket.write(`${JSON.stringify(message)}\n`);
     };
+    this.sockets.add(socket);
     socket.on('error', () => undefined);
+    socket.once('close', () => this.sockets.delete(socket));
     socket.on('close', () => handle?.disconnect('closed'));
     createInterface({ input: socket }).on('line', (line) => {
       let message: unknown;
@@ -50,13 +52,13 @@ export class EchoAdapter implements Adapter {
         const deviceId = message.hello;
         try {
           const livenessMs = typeof message.livenessMs === 'number' ? message.livenessMs : 0;
-          handle = this.context.devices.connect({ deviceId, remote, info: { kind: 'echo' } }, { close: () => socket.destroy() }, { livenessMs });
+          const session: DeviceSession = { execute: (command) => this.execute(socket, command), close: () => socket.destroy() };
+          handle = this.context.devices.connect({ deviceId, remote, info: { kind: 'echo' } }, session, { livenessMs });
         } catch (err) {
           this.context.events.protocolError((err as ProtocolError).reason, { remote });
           send({ refused: deviceId });
           return;
         }
-        this.sockets.set(deviceId, socket);
         send({ welcome: deviceId });
       } else if (isObject(message.state) && handle) {
         const name = typeof message.n === 'number' ? message.n : 0;
@@ -90,9 +92,7 @@ export class EchoAdapter implements Adapter {
     });
   }
 
-  execute(command: DeviceCommand): Promise<CommandAnswer> {
-    const socket = this.sockets.get(command.deviceId);
-    if (!socket || !this.context.devices.get(command.deviceId)?.connected) throw new OfflineError(command.deviceId);
+  private execute(socket: Socket, command: DeviceCommand): Promise<CommandAnswer> {
     return new Promise((resolve) => {
       this.waiting.set(command.id, resolve);
       command.signal.addEventListener('abort', () => this.waiting.delete(command.id));
@@ -101,7 +101,7 @@ export class EchoAdapter implements Adapter {
   }
 
   async stop(): Promise<void> {
-    for (const socket of this.sockets.values()) socket.destroy();
+    for (const socket of this.sockets) socket.destroy();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 }
