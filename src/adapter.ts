@@ -49,9 +49,9 @@ export interface UplinkOptions {
 /** A device request whose answer the platform decides (DESIGN.md "Device requests"). */
 export interface PlatformAnswer {
   data: JsonObject;
-  /** Optional result/desc the platform chose (qyzn), when it answered over MQTT. */
-  result?: number;
-  desc?: string;
+  /** The platform's reply beside `id` and `data`, when it answered over MQTT: protocol-specific
+   *  parts of the answer (a result code, say) for the adapter to read. */
+  extra?: JsonObject;
   /** Where the answer came from. */
   source: 'mqtt' | 'local' | 'fallback';
 }
@@ -67,7 +67,8 @@ export interface DeviceHandle {
   /** Adds facts to the retained `info` topic. */
   updateInfo(info: JsonObject): void;
   /** Publishes `event/{name}` (and its media) and resolves once the broker acknowledged all of it.
-   *  Rejects with HandoverError when it cannot be handed over: answer the device with a failure. */
+   *  Rejects with HandoverError when it cannot be handed over: answer the device with a failure;
+   *  with ProtocolError `bad_name` when `name` cannot be a topic level (nothing is published). */
   uplink(name: string, data: JsonObject, options?: UplinkOptions): Promise<void>;
   /** Runs `work` once per key: a retransmission (same key) gets the first run's result without a
    *  second publish. A failed run is forgotten, so the device's retry runs again. Bounded per device.

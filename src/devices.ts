@@ -21,7 +21,7 @@ import { OfflineError, ProtocolError } from './errors.js';
 import { extractMedia } from './media.js';
 import type { Metrics } from './metrics.js';
 import type { Link } from './mqtt.js';
-import { isValidTopicLevel, type Topics } from './topics.js';
+import { MAX_NAME_LENGTH, isValidTopicLevel, topicLevelProblem, type Topics } from './topics.js';
 
 /** What every adapter's registry shares. */
 export interface CoreServices {
@@ -39,6 +39,18 @@ const DEDUPE_ENTRIES = 256;
 const DEDUPE_DEVICES = 50_000;
 
 type Seen = Map<string, Promise<unknown>>;
+
+/** Names already found to be topic levels: a device uses a handful, checked once each. */
+const KNOWN_NAMES_MAX = 1024;
+const knownNames = new Set<string>();
+
+/** An event or request name is a topic level the device chose (qyzn notifications): check it. */
+function checkName(name: string): void {
+  if (knownNames.has(name)) return;
+  const problem = topicLevelProblem(name, MAX_NAME_LENGTH);
+  if (problem !== undefined) throw new ProtocolError('bad_name', `message name ${JSON.stringify(name.slice(0, MAX_NAME_LENGTH))} ${problem}`);
+  if (knownNames.size < KNOWN_NAMES_MAX) knownNames.add(name);
+}
 
 /** Runs `work` once per key in `seen`, forgetting failed runs and the oldest keys past the bound. */
 function once<T>(seen: Seen, key: string, work: () => Promise<T>): Promise<T> {
@@ -194,6 +206,7 @@ class Device implements DeviceHandle {
   }
 
   async uplink(name: string, data: JsonObject, options: UplinkOptions = {}): Promise<void> {
+    checkName(name);
     await this.publishEnvelope(this.core.topics.event(this.adapter, this.deviceId, name), name, data, options);
   }
 
@@ -220,7 +233,8 @@ class Device implements DeviceHandle {
   }
 
   async request(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions = {}): Promise<PlatformAnswer> {
-    const answer = this.registry.answers[name];
+    checkName(name);
+    const answer = Object.hasOwn(this.registry.answers, name) ? this.registry.answers[name] : undefined;
     if (!answer || answer.mode === 'local') {
       await this.uplink(name, data, options);
       return { data: fallback, source: 'local' };
@@ -236,10 +250,8 @@ class Device implements DeviceHandle {
     }
     const platform = await reply;
     if (!platform) return { data: fallback, source: 'fallback' };
-    const result: PlatformAnswer = { data: (platform.data as JsonObject | undefined) ?? {}, source: 'mqtt' };
-    if (typeof platform.result === 'number') result.result = platform.result;
-    if (typeof platform.desc === 'string') result.desc = platform.desc;
-    return result;
+    const { id: _id, data: answered, ...extra } = platform;
+    return { data: (answered as JsonObject | undefined) ?? {}, extra, source: 'mqtt' };
   }
 
   /** Updates in one turn of the event loop (a burst of uploads from one device) are serialised and

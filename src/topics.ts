@@ -2,17 +2,27 @@
 
 /** Longest device identity taken as a topic level; longer ones are not identities but input. */
 export const MAX_IDENTITY_LENGTH = 256;
+/** Longest message name (`event/{name}`, `request/{name}`) a device may introduce. */
+export const MAX_NAME_LENGTH = 64;
 
-/** Why `id` cannot be a device's topic level, or undefined when it can. */
-export function topicLevelProblem(id: string): string | undefined {
-  if (id === '') return 'is empty';
-  if (/[/+#\u0000]/.test(id)) return 'contains "/", "+", "#" or NUL';
-  if (id.length > MAX_IDENTITY_LENGTH) return `is longer than ${MAX_IDENTITY_LENGTH} characters`;
-  if (Buffer.from(id, 'utf8').toString('utf8') !== id) return 'is not valid UTF-8';
+// MQTT forbids NUL in a topic and Mosquitto closes the connection of a client that publishes to
+// one with a control character in it: one device's identity must not cut the gateway's link.
+const UNSAFE_LEVEL = /[/+#\u0000-\u001f\u007f-\u009f]/;
+/** Half a UTF-16 surrogate pair: no UTF-8 encoding exists for it. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why `level` cannot be one level of a topic the gateway publishes, or undefined when it can. The
+ *  one check of device identities (at most MAX_IDENTITY_LENGTH) and message names. */
+export function topicLevelProblem(level: string, maxLength = MAX_IDENTITY_LENGTH): string | undefined {
+  if (level === '') return 'is empty';
+  if (level.length > maxLength) return `is longer than ${maxLength} characters`;
+  if (UNSAFE_LEVEL.test(level)) return 'contains "/", "+", "#", NUL or a control character';
+  if (level.trim() !== level) return 'begins or ends with white space';
+  if (LONE_SURROGATE.test(level)) return 'is not valid UTF-8';
   return undefined;
 }
 
-/** A device identity must be one topic level: not empty, no `/`, `+`, `#` or NUL, not too long. */
+/** A device identity must be one topic level: see topicLevelProblem. */
 export function isValidTopicLevel(id: unknown): id is string {
   return typeof id === 'string' && topicLevelProblem(id) === undefined;
 }

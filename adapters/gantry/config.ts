@@ -1,6 +1,7 @@
 import type { Schema } from 'convict';
 import { answerSchema, MiB, type AnswerConfig } from '../../src/config-kit.js';
 import { ConfigError } from '../../src/errors.js';
+import { topicLevelProblem } from '../../src/topics.js';
 
 /** What one gantry may set apart from the defaults. */
 export interface GantryOverride {
@@ -56,7 +57,8 @@ function gantriesShape(value: unknown): void {
     throw new Error(': must be an object {"<gantryId>": {auth?, controlUrl?, reportIntervalS?}}');
   }
   for (const [id, override] of Object.entries(value)) {
-    if (id === '' || /[/+#\u0000]/.test(id)) throw new Error(`: ${JSON.stringify(id)} is not a valid gantryId`);
+    const problem = topicLevelProblem(id);
+    if (problem !== undefined) throw new Error(`: ${JSON.stringify(id)} is not a valid gantryId: it ${problem}`);
     if (typeof override !== 'object' || override === null || Array.isArray(override)) throw new Error(`.${id}: must be an object`);
     for (const [key, inner] of Object.entries(override)) {
       if (!OVERRIDE_KEYS.has(key)) throw new Error(`.${id}.${key}: not an option (auth, controlUrl, reportIntervalS)`);

@@ -54,7 +54,3 @@ export const CODE_MESSAGES: Readonly<Record<BusinessCode, string>> = {
   '1009': '无对应图像/视频',
 };
 
-/** A gantry id becomes a topic level; these would break the topic tree (DESIGN.md "Topics"). */
-export const TOPIC_UNSAFE = /[/+#\u0000]/;
-export const MAX_GANTRY_ID_LENGTH = 64;
-

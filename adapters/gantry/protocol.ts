@@ -11,14 +11,13 @@ import {
   HEADER_AUTH,
   HEADER_MD5,
   KNOWN_VERSIONS,
-  MAX_GANTRY_ID_LENGTH,
-  TOPIC_UNSAFE,
   UPLOAD_METHODS,
   type BusinessCode,
   type UploadMethod,
 } from './constants.js';
 import { FieldTyper } from './typing.js';
 import { isIsoInstant, toDeviceTime } from '../../src/clock.js';
+import { isValidTopicLevel } from '../../src/topics.js';
 
 /** Parses device JSON, refusing prototype-poisoning keys; the size bound was checked before the
  *  bytes were buffered (the HTTP body limit, gantry.maxAnswerBytes). Throws ProtocolError. */
@@ -49,10 +48,6 @@ const expectedDigests = new Map<string, Buffer>();
 export function md5Matches(bytes: Buffer, header: string | undefined, md5 = md5Hex(bytes)): boolean {
   if (header === undefined || !/^[0-9a-fA-F]{32}$/.test(header.trim())) return false;
   return timingSafeEqual(Buffer.from(md5, 'hex'), Buffer.from(header.trim(), 'hex'));
-}
-
-export function validGantryId(id: unknown): id is string {
-  return typeof id === 'string' && id !== '' && id.length <= MAX_GANTRY_ID_LENGTH && !TOPIC_UNSAFE.test(id) && id.trim() === id;
 }
 
 /** The answer body exactly as the seeds write it: string code, the seed's own msg. */
@@ -155,7 +150,7 @@ export function checkUpload(raw: Buffer, headers: { md5?: string; auth?: string 
   }
   if (!isObject(body)) return refuse(Code.BAD_PARAMS, 'bad_json', 'the body is not a JSON object');
   const gantryId = body.gantryId;
-  if (!validGantryId(gantryId)) return refuse(Code.BAD_PARAMS, 'bad_identity', 'gantryId is missing or not a valid topic level');
+  if (!isValidTopicLevel(gantryId)) return refuse(Code.BAD_PARAMS, 'bad_identity', 'gantryId is missing or not a valid topic level');
   if (!secretMatches(options.authFor(gantryId), headers.auth)) {
     return refuse(Code.NO_RIGHT, 'bad_auth', `${HEADER_AUTH} is ${headers.auth === undefined ? 'missing' : 'wrong'}`, gantryId);
   }

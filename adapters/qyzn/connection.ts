@@ -4,7 +4,9 @@ import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle, DeviceSession, DisconnectReason, JsonObject } from '../../src/adapter.js';
-import { CommandError, HandoverError, OfflineError, ProtocolError } from '../../src/errors.js';
+import { HandoverError, OfflineError, ProtocolError } from '../../src/errors.js';
+import { Inbox } from '../../src/inbox.js';
+import { PendingCommands } from '../../src/pending.js';
 import { isValidTopicLevel } from '../../src/topics.js';
 import { holdUntilTurnEnds } from '../../src/writes.js';
 import { commandAnswer } from './answers.js';
@@ -13,7 +15,7 @@ import { decodeMessage, decodeResponse, type MessageBody } from './body.js';
 import type { QyznConfig } from './config.js';
 import { MAX_RESENDS, MISSED_HEARTBEATS, MsgType, Result, isMessageName, resultDesc } from './constants.js';
 import { encodeHeartbeat, encodeMessage, encodeResponse } from './encoder.js';
-import { handlerFor, notificationHandler, type Handler, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
+import { NOTIFICATION, handlerFor, type Handler, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
 import { FrameParser, type Frame } from './parser.js';
 import type { Versions } from './tables.js';
 
@@ -33,40 +35,25 @@ export interface ConnectionEnv extends HandlerEnv {
   remember(registration: Registration): void;
 }
 
-interface Pending {
-  name: string;
-  frame: Buffer;
-  resends: number;
-  timer: NodeJS.Timeout | undefined;
-  resolve(answer: CommandAnswer): void;
-  reject(err: Error): void;
-  release(): void;
-}
-
-type Phase = 'connected' | 'online' | 'closed';
-
 export class QyznConnection implements DeviceSession, SessionPort {
   readonly remote: string;
   readonly env: ConnectionEnv;
   private readonly socket: Socket;
   private readonly parser: FrameParser;
+  private readonly inbox: Inbox<Frame>;
+  private readonly pending = new PendingCommands<number, Frame>();
   private logger: Logger;
-  private phase: Phase = 'connected';
-  private closing = false;
-  private closeReason: DisconnectReason | undefined;
+  /** Set once the device logged in: it is online, and only then takes commands. */
   private handle: DeviceHandle | undefined;
+  /** Set once the gateway or the device began to end the connection. */
+  private closeReason: DisconnectReason | undefined;
   private registration: Registration | undefined;
   private deviceVersion: number | undefined;
   private loginTimer: NodeJS.Timeout | undefined;
-  private inFlight = 0;
-  private writeBlocked = false;
   private seq = randomInt(0, 0x1_0000_0000);
-  private readonly pending = new Map<number, Pending>();
-  /** Frames of the last chunk not dispatched yet: one chunk can hold hundreds of frames, and past
-   *  MAX_IN_FLIGHT they wait here, with the socket paused, instead of in the gateway's heap. */
-  private unread: Iterator<Frame> | undefined;
-  /** Inside readFrames: the socket's flow is decided once at its end, not per frame. */
-  private reading = false;
+  private readonly parsed = (): void => {
+    if (this.parser.error) this.broken(this.parser.error);
+  };
 
   constructor(socket: Socket, env: ConnectionEnv) {
     this.socket = socket;
@@ -74,6 +61,14 @@ export class QyznConnection implements DeviceSession, SessionPort {
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`;
     this.logger = env.context.logger.child({ remote: this.remote });
     this.parser = new FrameParser({ maxBodyBytes: env.context.config.maxFrameBytesBeforeLogin });
+    this.inbox = new Inbox<Frame>({
+      concurrency: MAX_IN_FLIGHT,
+      // The frames of a chunk wait in the parser: pause as soon as one has to wait.
+      highWater: 1,
+      flow: socket,
+      handle: (frame) => this.dispatch(frame),
+      onError: (err) => this.logger.error({ err }, 'device message failed'),
+    });
   }
 
   get device(): DeviceHandle | undefined {
@@ -86,7 +81,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   start(): void {
     this.socket.setNoDelay(true);
-    this.socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    this.socket.on('data', (chunk: Buffer) => this.inbox.pull(this.parser.frames(chunk), this.parsed));
     this.socket.on('error', (err) => this.logger.debug({ err: err.message }, 'socket error'));
     this.socket.on('close', () => this.finish());
     this.loginTimer = setTimeout(() => this.loginExpired(), this.env.context.config.loginTimeoutMs);
@@ -95,9 +90,9 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   /** DeviceSession: the core (liveness, replacement, shutdown) or the adapter ends this connection. */
   close(reason: DisconnectReason): void {
-    if (this.closing) return;
-    this.closing = true;
+    if (this.closeReason) return;
     this.closeReason = reason;
+    this.inbox.close();
     this.handle?.disconnect(reason);
     if (reason === 'logout') {
       // The logout answer is still in the socket's buffer: flush it, then cut.
@@ -110,31 +105,6 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   // --- bytes in -------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
-    this.unread = this.parser.frames(chunk);
-    this.readFrames();
-  }
-
-  private readFrames(): void {
-    const frames = this.unread;
-    if (!frames || this.reading) return;
-    this.reading = true;
-    try {
-      while (!this.closing && this.inFlight < MAX_IN_FLIGHT) {
-        const next = frames.next();
-        if (next.done) {
-          this.unread = undefined;
-          if (this.parser.error) this.broken(this.parser.error);
-          break;
-        }
-        this.track(this.dispatch(next.value));
-      }
-    } finally {
-      this.reading = false;
-    }
-    this.flow();
-  }
-
   private dispatch(frame: Frame): Promise<void> | undefined {
     this.handle?.touch();
     switch (frame.msgType) {
@@ -144,7 +114,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
         this.send(encodeHeartbeat(frame.version, frame.seq));
         return undefined;
       case MsgType.RESPONSE:
-        this.onResponse(frame);
+        if (!this.pending.settle(frame.seq, frame)) this.logger.debug({ seq: frame.seq }, 'response to no pending command (late, or answered already)');
         return undefined;
       default:
         return this.onMessage(frame);
@@ -167,27 +137,18 @@ export class QyznConnection implements DeviceSession, SessionPort {
     // the version of a command raised for it, nor from messages it raised itself (intercom, 5).
     if (!this.env.versions.raises(message)) this.deviceVersion = frame.version;
     this.env.context.metrics.messageIn(isMessageName(message) ? message : 'unknown');
-    const handler = this.handlerOf(message, frame, expectsReply);
-    if (!handler) return undefined;
-    if (this.phase !== 'online' && !handler.beforeLogin) {
+    const handler = handlerFor(message) ?? (expectsReply ? undefined : NOTIFICATION);
+    if (!handler) {
+      this.reportReason('unknown_message', `request ${JSON.stringify(message.slice(0, 64))} is not in the protocol`);
+      this.reply(frame, message, { result: Result.UNKNOWN_COMMAND });
+      return undefined;
+    }
+    if (!this.handle && !handler.beforeLogin) {
       this.reportReason('not_logged_in', `${message} before login`);
       if (expectsReply) this.reply(frame, message, { result: Result.UNREGISTERED });
       return undefined;
     }
     return this.run(handler, { message, data: body.data, raw: body.raw, seq: frame.seq, expectsReply }, frame);
-  }
-
-  private handlerOf(message: string, frame: Frame, expectsReply: boolean): Handler | undefined {
-    const known = handlerFor(message);
-    if (known) return known;
-    if (!expectsReply) {
-      const handler = notificationHandler(message);
-      if (!handler) this.reportReason('bad_message', `notification name ${JSON.stringify(message.slice(0, 64))} cannot be a topic level`);
-      return handler;
-    }
-    this.reportReason('unknown_message', `request ${JSON.stringify(message.slice(0, 64))} is not in the protocol`);
-    this.reply(frame, message, { result: Result.UNKNOWN_COMMAND });
-    return undefined;
   }
 
   private async run(handler: Handler, input: Inbound, frame: Frame): Promise<void> {
@@ -205,6 +166,10 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   private failure(err: unknown, message: string): Reply {
     if (err instanceof HandoverError) return { result: Result.FAILED };
+    if (err instanceof ProtocolError) {
+      this.report(err);
+      return { result: Result.INVALID_PARAMETER };
+    }
     this.logger.error({ err, message }, 'device message handler failed');
     return { result: Result.FAILED };
   }
@@ -242,7 +207,6 @@ export class QyznConnection implements DeviceSession, SessionPort {
     const { config } = this.env.context;
     const livenessMs = MISSED_HEARTBEATS * config.heartbeatS * 1000;
     this.handle = this.env.context.devices.connect({ deviceId: outcome.deviceId, remote: this.remote, info }, this, { livenessMs });
-    this.phase = 'online';
     clearTimeout(this.loginTimer);
     this.parser.maxBodyBytes = config.maxFrameBytes;
     this.logger = this.handle.logger;
@@ -274,7 +238,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
   }
 
   private loginExpired(): void {
-    if (this.phase !== 'connected' || this.closing) return;
+    if (this.handle || this.closeReason) return;
     this.env.context.events.authFailed('login_timeout', { remote: this.remote });
     this.logger.warn('no login in time; connection closed');
     this.close('timeout');
@@ -282,33 +246,24 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   // --- commands -------------------------------------------------------------------------------
 
+  /** DeviceSession: the core sends here the commands of the device that logged in on this connection. */
   execute(command: DeviceCommand): Promise<CommandAnswer> {
-    if (this.phase !== 'online' || this.closing) return Promise.reject(new OfflineError(command.deviceId));
-    if (command.signal.aborted) return Promise.reject(new CommandError('timeout', `${command.name} timed out before it was sent`));
+    if (this.closeReason) return Promise.reject(new OfflineError(command.deviceId));
     const seq = this.nextSeq();
     const frame = encodeMessage({ version: this.env.versions.forMessage(command.name, this.deviceVersion), seq }, command.name, command.data);
-    return new Promise<CommandAnswer>((resolve, reject) => {
-      const onAbort = (): void => {
-        // The core has answered `timeout` already; this only drops the pending state.
-        this.settle(seq)?.reject(new CommandError('timeout', `no answer to ${command.name} within ${command.timeoutMs} ms`));
-      };
-      const pending: Pending = {
-        name: command.name,
-        frame,
-        resends: 0,
-        timer: this.resendTimer(seq),
-        resolve,
-        reject,
-        release: () => {
-          clearTimeout(pending.timer);
-          command.signal.removeEventListener('abort', onAbort);
-        },
-      };
-      command.signal.addEventListener('abort', onAbort, { once: true });
-      this.pending.set(seq, pending);
-      this.send(frame);
-      this.env.context.metrics.messageOut(command.name);
+    const response = this.pending.wait(seq, command.signal, {
+      // 3.2: resent with the same seq; after three unanswered resends the device is taken as broken.
+      afterMs: this.env.context.config.resendAfterMs,
+      times: MAX_RESENDS,
+      send: () => this.send(frame),
+      exhausted: () => {
+        this.logger.warn({ command: command.name, seq }, 'command unanswered after three resends; closing the connection');
+        this.close('timeout');
+      },
     });
+    this.send(frame);
+    this.env.context.metrics.messageOut(command.name);
+    return response.then((answer) => this.answerOf(command.name, answer));
   }
 
   /** Starts random (1.2) and increases; a seq still waiting for its answer is skipped. */
@@ -318,51 +273,14 @@ export class QyznConnection implements DeviceSession, SessionPort {
     return this.seq;
   }
 
-  private resendTimer(seq: number): NodeJS.Timeout | undefined {
-    const after = this.env.context.config.resendAfterMs;
-    if (after <= 0) return undefined;
-    const timer = setTimeout(() => this.resend(seq), after);
-    timer.unref();
-    return timer;
-  }
-
-  /** 3.2: resent with the same seq; after three unanswered resends the device is taken as broken. */
-  private resend(seq: number): void {
-    const pending = this.pending.get(seq);
-    if (!pending || this.closing) return;
-    if (pending.resends >= MAX_RESENDS) {
-      this.settle(seq);
-      pending.reject(new CommandError('timeout', `${pending.name} unanswered after ${MAX_RESENDS} resends; connection closed`));
-      this.logger.warn({ command: pending.name, seq }, 'command unanswered after three resends; closing the connection');
-      this.close('timeout');
-      return;
-    }
-    pending.resends += 1;
-    this.send(pending.frame);
-    pending.timer = this.resendTimer(seq);
-  }
-
-  private settle(seq: number): Pending | undefined {
-    const pending = this.pending.get(seq);
-    if (!pending) return undefined;
-    this.pending.delete(seq);
-    pending.release();
-    return pending;
-  }
-
-  private onResponse(frame: Frame): void {
-    const pending = this.settle(frame.seq);
-    if (!pending) {
-      this.logger.debug({ seq: frame.seq }, 'response to no pending command (late, or answered already)');
-      return;
-    }
-    this.env.context.metrics.messageIn(pending.name);
+  private answerOf(name: string, response: Frame): CommandAnswer {
+    this.env.context.metrics.messageIn(name);
     try {
-      pending.resolve(commandAnswer(pending.name, decodeResponse(frame.body), this.env.media));
+      return commandAnswer(name, decodeResponse(response.body), this.env.media);
     } catch (err) {
       this.report(err);
       const message = err instanceof Error ? err.message : String(err);
-      pending.resolve({ ok: false, code: null, message: `unreadable answer to ${pending.name}: ${message}`, data: null });
+      return { ok: false, code: null, message: `unreadable answer to ${name}: ${message}`, data: null };
     }
   }
 
@@ -372,34 +290,12 @@ export class QyznConnection implements DeviceSession, SessionPort {
     if (this.socket.destroyed || !this.socket.writable) return;
     // The broker acknowledges in bursts: the answers of one turn leave in one write.
     holdUntilTurnEnds(this.socket);
-    if (!this.socket.write(bytes) && !this.writeBlocked) {
+    const draining = this.socket.writableNeedDrain;
+    if (!this.socket.write(bytes) && !draining) {
       // A device that does not read its answers is not read either, so nothing piles up here.
-      this.writeBlocked = true;
-      this.flow();
-      this.socket.once('drain', () => {
-        this.writeBlocked = false;
-        this.flow();
-      });
+      this.inbox.block();
+      this.socket.once('drain', () => this.inbox.unblock());
     }
-  }
-
-  private track(work: Promise<void> | undefined): void {
-    if (!work) return;
-    this.inFlight += 1;
-    this.flow();
-    work
-      .catch((err: unknown) => this.logger.error({ err }, 'device message failed'))
-      .finally(() => {
-        this.inFlight -= 1;
-        if (this.unread) this.readFrames();
-        else this.flow();
-      });
-  }
-
-  private flow(): void {
-    if (this.closing || this.reading) return;
-    if (this.writeBlocked || this.inFlight >= MAX_IN_FLIGHT || this.unread) this.socket.pause();
-    else if (this.socket.isPaused()) this.socket.resume();
   }
 
   private broken(error: ProtocolError): void {
@@ -418,13 +314,11 @@ export class QyznConnection implements DeviceSession, SessionPort {
     this.logger.warn({ reason }, message);
   }
 
+  /** The socket closed (once), whoever ended it. */
   private finish(): void {
-    if (this.phase === 'closed') return;
-    this.phase = 'closed';
-    this.closing = true;
+    this.inbox.close();
     clearTimeout(this.loginTimer);
-    const deviceId = this.deviceId ?? 'unknown';
-    for (const seq of [...this.pending.keys()]) this.settle(seq)?.reject(new OfflineError(deviceId));
+    this.pending.failAll(new OfflineError(this.deviceId ?? 'unknown'));
     this.handle?.disconnect(this.closeReason ?? 'closed');
   }
 }

@@ -3,7 +3,6 @@
 // it (REQUESTs only) after the handler's promise settled, i.e. after the broker acknowledged.
 import type { DeviceHandle, DisconnectReason, JsonObject, PlatformAnswer } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
-import { isValidTopicLevel } from '../../src/topics.js';
 import { formatWall } from '../../src/clock.js';
 import { Result } from './constants.js';
 import type { MediaFields } from './tables.js';
@@ -98,10 +97,12 @@ function platformRequest(fallback: Fallback): Handler {
   };
 }
 
+/** The platform may answer with another result (and its desc) beside the data. */
 function fromPlatform(answer: PlatformAnswer, fallback: Fallback): Reply {
   const decided = answer.source === 'mqtt';
-  const reply: Reply = { result: decided ? (answer.result ?? Result.SUCCESS) : fallback.result, data: answer.data };
-  if (decided && answer.desc !== undefined) reply.desc = answer.desc;
+  const { result, desc } = answer.extra ?? {};
+  const reply: Reply = { result: decided ? (typeof result === 'number' ? result : Result.SUCCESS) : fallback.result, data: answer.data };
+  if (decided && typeof desc === 'string') reply.desc = desc;
   if (fallback.extra) reply.extra = fallback.extra;
   return reply;
 }
@@ -135,10 +136,9 @@ export const HANDLERS: Readonly<Record<string, Handler>> = {
   device_call_result: event(() => ok({}, { message: 'device_call_result' })),
 };
 
-/** A NOTIFICATION the seed does not name is still an event, if its name can be a topic level. */
-export function notificationHandler(message: string): Handler | undefined {
-  return isValidTopicLevel(message) && /^[\w.-]{1,64}$/.test(message) ? event() : undefined;
-}
+/** A NOTIFICATION the seed does not name is still an event (the core refuses a name that cannot
+ *  be a topic level). */
+export const NOTIFICATION: Handler = event();
 
 export function handlerFor(message: string): Handler | undefined {
   return Object.hasOwn(HANDLERS, message) ? HANDLERS[message] : undefined;

@@ -15,11 +15,15 @@ import type {
 import { CommandError, ProtocolError } from '../../src/errors.js';
 import type { WsListenerConfig } from './config.js';
 import type { CorrelationIds } from './ids.js';
-import { AllowList, identityOf, identityProblem } from './identity.js';
-import { Inbox, type Task } from './inbox.js';
+import { topicLevelProblem } from '../../src/topics.js';
+import { AllowList, identityOf } from './identity.js';
+import { Inbox } from '../../src/inbox.js';
+import { PendingCommands } from '../../src/pending.js';
 import { parseWsMessage, type ParsedMessage } from './json.js';
 import type { WsPeer } from './listener.js';
-import { PendingCommands } from './pending.js';
+
+/** Work that answers one device message. */
+export type Task = () => Promise<void>;
 
 /** Handlers waiting per connection before its socket is paused. */
 export const INBOX_HIGH_WATER = 32;
@@ -76,9 +80,9 @@ export type Admission =
 
 export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> implements DeviceSession, WsPeer {
   protected handle: DeviceHandle | undefined;
-  protected readonly pending = new PendingCommands<Reply>();
+  protected readonly pending = new PendingCommands<string, Reply>();
   protected logger: Logger;
-  private readonly inbox: Inbox;
+  private readonly inbox: Inbox<Task>;
   private deadline: NodeJS.Timeout | undefined;
   private ending: DisconnectReason | undefined;
   private finished = false;
@@ -91,9 +95,13 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     concurrency: number,
   ) {
     this.logger = env.context.logger.child({ remote });
-    this.inbox = new Inbox(concurrency, INBOX_HIGH_WATER, socket, (err) =>
-      this.logger.error({ err }, 'message handler failed'),
-    );
+    this.inbox = new Inbox<Task>({
+      concurrency,
+      highWater: INBOX_HIGH_WATER,
+      flow: socket,
+      handle: (task) => task(),
+      onError: (err) => this.logger.error({ err }, 'message handler failed'),
+    });
   }
 
   /** Reads the device's message: a command's answer, or work that answers the device (run in
@@ -143,7 +151,7 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
   /** Checks a device identity (`sn`) before it binds or speaks on this connection. */
   protected admit(value: unknown): Admission {
     const sn = identityOf(value);
-    const problem = sn === undefined ? 'is missing or not a string' : identityProblem(sn);
+    const problem = sn === undefined ? 'is missing or not a string' : topicLevelProblem(sn);
     if (sn === undefined || problem !== undefined) {
       const reason = sn === undefined ? 'missing_identity' : 'invalid_identity';
       return this.refused(reason, `sn ${problem ?? ''}`.trim(), false);
@@ -268,7 +276,7 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     if (this.finished) return;
     this.finished = true;
     clearTimeout(this.deadline);
-    this.inbox.clear();
+    this.inbox.close();
     this.pending.failAll(new CommandError('offline', `the connection to the device ended (${reason})`));
     this.handle?.disconnect(reason);
   }

@@ -1,5 +1,4 @@
-// Device identities become topic levels: refuse what MQTT cannot carry in one level.
-export { MAX_IDENTITY_LENGTH, topicLevelProblem as identityProblem } from '../../src/topics.js';
+// How the WebSocket devices name themselves; the core's topicLevelProblem says what an identity may be.
 
 /** The identity as a string: device firmware sends sn as a string, some as a number. */
 export function identityOf(value: unknown): string | undefined {

@@ -18,7 +18,7 @@ t.test('platform requests: mqtt mode waits for the reply with the same id, else 
   // A reply with a wrong id is not taken for this request.
   await platform.client.publishAsync(`${base}/echo/d1/request/door/reply`, JSON.stringify({ id: 'other', data: { opendoor: 9 } }), { qos: 1 });
   await platform.client.publishAsync(`${base}/echo/d1/request/door/reply`, JSON.stringify({ id: request.id, data: { opendoor: 1 }, result: 0, desc: 'ok' }), { qos: 1 });
-  t.same(await device.next(), { told: 'door', data: { opendoor: 1 }, result: 0, desc: 'ok', source: 'mqtt' });
+  t.same(await device.next(), { told: 'door', data: { opendoor: 1 }, extra: { result: 0, desc: 'ok' }, source: 'mqtt' }, 'the reply beside id and data, for the adapter');
 
   device.send({ ask: 'late', data: {} });
   await platform.json(`${base}/echo/d1/request/late`);

@@ -30,7 +30,11 @@ t.test('parseJson refuses what it must, with a reason', async (t) => {
 
 t.test('device identities must be one topic level', async (t) => {
   for (const ok of ['0c16d06a45914b758ca226ef325422a3', 'G-001', '门禁1']) t.ok(isValidTopicLevel(ok), ok);
-  for (const bad of ['', 'a/b', 'a+', '#', 'a\u0000b', 'x'.repeat(257), '\ud800', 5, null]) t.notOk(isValidTopicLevel(bad), String(bad));
+  for (const bad of ['', 'a/b', 'a+', '#', 'a\u0000b', 'a\u0001b', 'a\nb', 'a\u007fb', 'a\u0085b', ' a', 'a ', 'x'.repeat(257), '\ud800', 'a\udc00', 5, null]) {
+    t.notOk(isValidTopicLevel(bad), JSON.stringify(bad));
+  }
+  t.ok(isValidTopicLevel('x'.repeat(256)), '256 characters');
+  t.ok(isValidTopicLevel('a b'), 'inner white space');
 });
 
 t.test('topics parse back into their parts', async (t) => {

@@ -1,12 +1,11 @@
-// The plumbing both WebSocket adapters share (adapters/ws-common): parse, identities, inbox,
-// pending commands, correlation ids, configuration.
+// The plumbing both WebSocket adapters share (adapters/ws-common): parse, identities, correlation
+// ids, configuration.
 import convict from 'convict';
 import t from 'tap';
-import { CommandError, ProtocolError } from '../../src/errors.js';
+import { ProtocolError } from '../../src/errors.js';
 import { MAX_DEPTH, parseJsonObject, rawDataText } from '../../adapters/ws-common/json.js';
-import { AllowList, identityOf, identityProblem } from '../../adapters/ws-common/identity.js';
-import { Inbox } from '../../adapters/ws-common/inbox.js';
-import { PendingCommands } from '../../adapters/ws-common/pending.js';
+import { AllowList, identityOf } from '../../adapters/ws-common/identity.js';
+import { topicLevelProblem as identityProblem } from '../../src/topics.js';
 import { CorrelationIds, deviceClock } from '../../adapters/ws-common/ids.js';
 import { handlerOf, Waiters } from '../../adapters/ws-common/simulator.js';
 import { wsdoorConfigSchema } from '../../adapters/wsdoor/config.js';
@@ -74,87 +73,6 @@ t.test('allow-list: empty allows all; entries from files or comma-separated vari
   t.ok(list.allows('486468465489'));
   t.ok(list.allows('200000000001'));
   t.notOk(list.allows('999'));
-});
-
-t.test('inbox: in order, bounded, paused above the high-water mark and resumed below', async (t) => {
-  const flow: string[] = [];
-  const errors: unknown[] = [];
-  const inbox = new Inbox(1, 4, { pause: () => flow.push('pause'), resume: () => flow.push('resume') }, (err) => errors.push(err));
-  const order: number[] = [];
-  const gates: Array<() => void> = [];
-  for (let i = 0; i < 6; i++) {
-    inbox.push(async () => {
-      order.push(i);
-      await new Promise<void>((resolve) => gates.push(resolve));
-      if (i === 2) throw new Error('handler failed');
-    });
-  }
-  t.same(order, [0], 'one at a time');
-  t.same(flow, ['pause'], 'paused once 4 wait');
-  t.equal(inbox.size, 6);
-  while (order.length < 6 || gates.length > 0) {
-    const open = gates.shift();
-    if (!open) break;
-    open();
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-  t.same(order, [0, 1, 2, 3, 4, 5], 'arrival order');
-  t.same(flow, ['pause', 'resume']);
-  t.equal(errors.length, 1, 'a failing handler is reported and the next one runs');
-  t.equal(inbox.size, 0);
-
-  const concurrent = new Inbox(3, 10, { pause: () => undefined, resume: () => undefined }, () => undefined);
-  let running = 0;
-  let most = 0;
-  const done: Array<Promise<void>> = [];
-  for (let i = 0; i < 7; i++) {
-    done.push(
-      new Promise<void>((resolve) =>
-        concurrent.push(async () => {
-          running += 1;
-          most = Math.max(most, running);
-          await new Promise((r) => setImmediate(r));
-          running -= 1;
-          resolve();
-        }),
-      ),
-    );
-  }
-  await Promise.all(done);
-  t.equal(most, 3, 'at most `concurrency` at once');
-  const cleared = new Inbox(1, 10, { pause: () => undefined, resume: () => undefined }, () => undefined);
-  let ran = 0;
-  cleared.push(() => new Promise<void>(() => undefined));
-  cleared.push(async () => {
-    ran += 1;
-  });
-  cleared.clear();
-  t.equal(cleared.size, 1, 'clear drops what has not started');
-  t.equal(ran, 0);
-});
-
-t.test('pending commands: settled once, aborted by their timeout, failed together', async (t) => {
-  const pending = new PendingCommands<string>();
-  const controller = new AbortController();
-  const first = pending.wait('1', controller.signal);
-  t.ok(pending.has('1'));
-  await t.rejects(pending.wait('1', new AbortController().signal), /already pending/);
-  t.ok(pending.settle('1', 'answer'));
-  t.equal(await first, 'answer');
-  t.notOk(pending.settle('1', 'again'), 'a second answer is late');
-
-  const timed = pending.wait('2', controller.signal);
-  controller.abort();
-  await t.rejects(timed, { code: 'G2M_ERR_COMMAND_TIMEOUT' });
-  t.notOk(pending.has('2'), 'an aborted wait is dropped');
-  await t.rejects(pending.wait('3', controller.signal), CommandError, 'an aborted signal fails at once');
-
-  const a = pending.wait('a', new AbortController().signal);
-  const b = pending.wait('b', new AbortController().signal);
-  pending.failAll(new CommandError('offline', 'gone'));
-  await t.rejects(a, { code: 'G2M_ERR_COMMAND_OFFLINE' });
-  await t.rejects(b, { code: 'G2M_ERR_COMMAND_OFFLINE' });
-  t.equal(pending.size, 0);
 });
 
 t.test('correlation ids: the seed shape, unique, at most 18 digits', async (t) => {
