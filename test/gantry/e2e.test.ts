@@ -12,7 +12,7 @@ import { connectClient, externalBroker, startGateway, until, type Inbox } from '
 import { CuttableLink } from '../helpers/brokers.js';
 import { GantryAdapter } from '../../adapters/gantry/adapter.js';
 import type { GantryConfig } from '../../adapters/gantry/config.js';
-import { DOOR_JPEG, GantrySimulator, type ControlRecord, type SimGantry, type SimulatorOptions, type UploadResult } from '../../adapters/gantry/simulator.js';
+import { DOOR_JPEG, GantrySimulator, type ControlRecord, type SimGantry, type SimulatorOptions, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { SEED_TYPED, UPLOAD_EXAMPLES, seedText } from './fixtures/seeds.js';
 

@@ -19,7 +19,7 @@ import {
   type Upload,
   type Whitelist,
 } from '../../adapters/gantry/protocol.js';
-import { DOOR_JPEG, GantrySimulator, type ControlRecord, type UploadResult } from '../../adapters/gantry/simulator.js';
+import { DOOR_JPEG, GantrySimulator, type ControlRecord, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { within } from '../helpers/harness.js';
 
@@ -204,7 +204,7 @@ t.test('commands that make a cabinet upload at once, and the interval timer', as
 });
 
 t.test('the CLI prints its help and runs a round against a platform', async (t) => {
-  const cli = ['--import', 'tsx', 'adapters/gantry/simulator-cli.ts'];
+  const cli = ['--import', 'tsx', 'sim/gantry/simulator-cli.ts'];
   const help = spawn(process.execPath, [...cli, '--help'], { cwd: ROOT });
   let text = '';
   help.stdout.on('data', (c: Buffer) => (text += c.toString()));
@@ -234,7 +234,7 @@ t.test('the CLI prints its help and runs a round against a platform', async (t) 
 
 t.test('the CLI uploads over HTTPS to a platform whose certificate it is given', async (t) => {
   const { url, accepted } = await platform(t, undefined, true);
-  const run = spawn(process.execPath, ['--import', 'tsx', 'adapters/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
+  const run = spawn(process.execPath, ['--import', 'tsx', 'sim/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
   t.teardown(() => {
     if (run.exitCode === null) run.kill('SIGKILL');
   });

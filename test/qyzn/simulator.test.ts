@@ -8,7 +8,7 @@ import { MsgType, messagesTowards } from '../../adapters/qyzn/constants.js';
 import { encodeHeartbeat, encodeMessage, encodeResponse } from '../../adapters/qyzn/encoder.js';
 import { FrameParser, type Frame } from '../../adapters/qyzn/parser.js';
 import { derivePassword, loginSign, registerSign, signMatches } from '../../adapters/qyzn/sign.js';
-import { QyznSimulator, TINY_JPEG_BASE64, type SimulatorOptions } from '../../adapters/qyzn/simulator.js';
+import { QyznSimulator, TINY_JPEG_BASE64, type SimulatorOptions } from '../../sim/qyzn/simulator.js';
 import type { JsonObject } from '../../src/adapter.js';
 import type { Teardown } from '../helpers/harness.js';
 import { SEED_COMMAND_EXAMPLES } from './fixtures/seed-examples.js';

@@ -8,7 +8,7 @@ import { AllowList, identityOf, identityProblem } from '../../adapters/ws-common
 import { Inbox } from '../../adapters/ws-common/inbox.js';
 import { PendingCommands } from '../../adapters/ws-common/pending.js';
 import { CorrelationIds, deviceClock } from '../../adapters/ws-common/ids.js';
-import { handlerOf, Waiters } from '../../adapters/ws-common/simulator.js';
+import { handlerOf, Waiters } from '../../sim/ws-common/simulator.js';
 import { wsdoorConfigSchema } from '../../adapters/wsdoor/config.js';
 import { wscamConfigSchema } from '../../adapters/wscam/config.js';
 

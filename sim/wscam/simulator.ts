@@ -4,9 +4,9 @@
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
 import { handlerOf, SimDevice, type GatewayTraffic, type Responded, type SimDeviceOptions } from '../ws-common/simulator.js';
-import { Operate, Ret, type CommandName } from './constants.js';
-import { decodeGatewayMessage, hbIntervalOf, intOf, type RequestId } from './decode.js';
-import { encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from './encode.js';
+import { Operate, Ret, type CommandName } from '../../adapters/wscam/constants.js';
+import { decodeGatewayMessage, hbIntervalOf, intOf, type RequestId } from '../../adapters/wscam/decode.js';
+import { encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from '../../adapters/wscam/encode.js';
 
 export interface CamSimulatorOptions extends SimDeviceOptions {
   /** Heartbeat interval in seconds (default 60, as the seed). */

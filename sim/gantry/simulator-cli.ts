@@ -1,4 +1,4 @@
-// node --import tsx adapters/gantry/simulator-cli.ts --url http://127.0.0.1:8080/monitor.do --gantries 3 --interval 10 --control-port 3699
+// node --import tsx sim/gantry/simulator-cli.ts --url http://127.0.0.1:8080/monitor.do --gantries 3 --interval 10 --control-port 3699
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GantrySimulator, type Edition, type ImageMode } from './simulator.js';
