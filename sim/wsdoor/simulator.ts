@@ -4,17 +4,17 @@
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
 import { deviceClock, type DeviceClock } from '../../adapters/ws-common/ids.js';
-import { handlerOf, SimDevice, type GatewayTraffic, type Responded, type SimDeviceOptions } from '../ws-common/simulator.js';
 import { Code, type CommandName } from '../../adapters/wsdoor/constants.js';
-import { decodeGatewayMessage } from '../../adapters/wsdoor/decode.js';
+import { handlerOf, SimDevice, type GatewayTraffic, type Responded, type SimDeviceOptions } from '../ws-common/simulator.js';
 import {
+  decodeGatewayMessage,
   encodeHeartbeat,
   encodeRealtimeEvent,
   encodeRegister,
   encodeReply,
   type RealtimeEventData,
   type RegisterData,
-} from '../../adapters/wsdoor/encode.js';
+} from './codec.js';
 
 export interface DoorSimulatorOptions extends SimDeviceOptions {
   ip?: string;

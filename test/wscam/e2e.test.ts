@@ -5,7 +5,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import type { JsonObject } from '../../src/adapter.js';
 import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
-import { encodeCommandReply, encodeHeartbeat } from '../../adapters/wscam/encode.js';
+import { encodeCommandReply, encodeHeartbeat } from '../../sim/wscam/codec.js';
 import { CamSimulator } from '../../sim/wscam/simulator.js';
 import { connectClient, externalBroker, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';

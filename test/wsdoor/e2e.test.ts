@@ -6,7 +6,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import type { JsonObject } from '../../src/adapter.js';
 import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
-import { encodeRegister, encodeReply } from '../../adapters/wsdoor/encode.js';
+import { encodeRegister, encodeReply } from '../../sim/wsdoor/codec.js';
 import { DoorSimulator } from '../../sim/wsdoor/simulator.js';
 import { connectClient, externalBroker, startGateway, testConfig, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
