@@ -12,10 +12,7 @@ import { CONFIG_GROUPS, MsgType, Result, resultDesc } from '../../adapters/qyzn/
 import { encodeHeartbeat, encodeMessage, encodeResponse, unixSeconds } from '../../adapters/qyzn/encoder.js';
 import { FrameParser, type Frame } from '../../adapters/qyzn/parser.js';
 import { derivePassword, loginSign, registerSign } from '../../adapters/qyzn/sign.js';
-
-/** A 1×1 grey baseline JPEG (159 bytes), built by hand so no image file is needed. */
-export const TINY_JPEG_BASE64 =
-  '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AP//Z';
+import { TINY_JPEG_BASE64 } from '../common/jpeg.js';
 
 export interface SimulatorOptions {
   host: string;

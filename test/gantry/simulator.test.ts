@@ -19,7 +19,8 @@ import {
   type Upload,
   type Whitelist,
 } from '../../adapters/gantry/protocol.js';
-import { DOOR_JPEG, GantrySimulator, type ControlRecord, type UploadResult } from '../../sim/gantry/simulator.js';
+import { TINY_JPEG } from '../../sim/common/jpeg.js';
+import { GantrySimulator, type ControlRecord, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { within } from '../helpers/harness.js';
 
@@ -161,7 +162,7 @@ t.test('the control server answers every command as a cabinet would', async (t) 
   t.match(battery, { ok: true, code: 1000, data: { batterysTestResult: { testResult: 2, testEndCourse: 2, efficiency: Number, testStartTime: /^\d{4}-\d{2}-\d{2}T.*\+08:00$/ } } });
 
   const image = await control(sim, v037, 'getCabinetImageVedio', { cabinetId: '1', doorOpenTime: '2019-08-28 01:15:01.321' });
-  t.match(image, { ok: true, code: null, data: { contentType: 'image/jpeg', bytes: DOOR_JPEG.length, md5: md5Hex(DOOR_JPEG), filename: new RegExp(`^${v037}_\\d{17}\\.jpg$`) } });
+  t.match(image, { ok: true, code: null, data: { contentType: 'image/jpeg', bytes: TINY_JPEG.length, md5: md5Hex(TINY_JPEG), filename: new RegExp(`^${v037}_\\d{17}\\.jpg$`) } });
   const bytes = image.files?.getCabinetImageVedio;
   t.ok(bytes && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes.at(-2) === 0xff && bytes.at(-1) === 0xd9, 'a real JPEG (SOI … EOI)');
   sim.imageMode = 'badMd5';
