@@ -1,5 +1,5 @@
 // Reading wscam messages: what a camera sends the gateway (`decodeDeviceMessage`, `checkTimestamp`,
-// `commandAnswer`) and, for the simulator, what the gateway sends a camera. Pure functions.
+// `commandAnswer`). A camera's side is sim/wscam/codec.ts. Pure functions.
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
 import { isJsonObject } from '../ws-common/json.js';
 import {
@@ -139,22 +139,4 @@ export function commandAnswer(name: string, reply: CamReply): CommandAnswer {
   const image = data[IMAGE_FIELD];
   if (name === Operate.controlCmd && typeof image === 'string' && image !== '') answer.media = [IMAGE_FIELD];
   return answer;
-}
-
-// Camera side (simulator).
-
-export type GatewayMessage =
-  /** requestId is missing when the gateway refused a request that had none. */
-  | { kind: 'answer'; operate: string; requestId: RequestId | undefined; sn: unknown; ret: number | undefined; msg: unknown }
-  | { kind: 'command'; name: string; requestId: RequestId; sn: unknown; timestamp: unknown; data: JsonObject }
-  | { kind: 'unknown'; message: JsonObject };
-
-export function decodeGatewayMessage(message: JsonObject): GatewayMessage {
-  const operate = message.operate;
-  const requestId = requestIdOf(message.request_id);
-  if (typeof operate === 'string' && operate.endsWith(RSP_SUFFIX)) {
-    return { kind: 'answer', operate, requestId, sn: message.sn, ret: intOf(message.ret), msg: message.msg };
-  }
-  if (typeof operate !== 'string' || requestId === undefined) return { kind: 'unknown', message };
-  return { kind: 'command', name: operate, requestId, sn: message.sn, timestamp: message.timestamp, data: omit(message, ENVELOPE_KEYS) };
 }

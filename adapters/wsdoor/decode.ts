@@ -1,8 +1,8 @@
-// Reading wsdoor messages: what a terminal sends the gateway (`decodeDeviceMessage`, `commandAnswer`)
-// and, for the simulator, what the gateway sends a terminal (`decodeGatewayMessage`). Pure functions.
+// Reading wsdoor messages: what a terminal sends the gateway (`decodeDeviceMessage`, `commandAnswer`).
+// A terminal's side is sim/wsdoor/codec.ts. Pure functions.
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
 import { isJsonObject } from '../ws-common/json.js';
-import { Code, IMAGE_PATH, INFO_FIELDS, RESPONSE, SUCCESS_CODES } from './constants.js';
+import { Code, IMAGE_PATH, INFO_FIELDS, SUCCESS_CODES } from './constants.js';
 
 /** A terminal's answer to a command. */
 export interface DoorReply {
@@ -103,27 +103,4 @@ export function commandAnswer(reply: DoorReply): CommandAnswer {
   const media = imagePaths(data);
   if (media) answer.media = media;
   return answer;
-}
-
-// Terminal side (simulator).
-
-export type GatewayMessage =
-  | { kind: 'response'; code: string; interval: string | undefined; data: unknown }
-  | { kind: 'command'; commandId: string; name: string; content: unknown }
-  | { kind: 'unknown'; message: JsonObject };
-
-export function decodeGatewayMessage(message: JsonObject): GatewayMessage {
-  const command = message.command;
-  if (command === RESPONSE && isJsonObject(message.content)) {
-    const { code, interval, data } = message.content;
-    const normalized = normalizeCode(code);
-    if (normalized !== undefined) {
-      return { kind: 'response', code: normalized, interval: typeof interval === 'string' ? interval : undefined, data };
-    }
-  }
-  const commandId = normalizeId(message.commandId);
-  if (typeof command === 'string' && command !== RESPONSE && commandId !== undefined) {
-    return { kind: 'command', commandId, name: command, content: message.content };
-  }
-  return { kind: 'unknown', message };
 }

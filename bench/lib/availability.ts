@@ -14,7 +14,7 @@ export function wiredAdapters(): string[] {
 
 /** Why `adapter` cannot be benchmarked yet, or undefined when it can. */
 export function unavailable(adapter: 'wsdoor' | 'wscam' | 'gantry'): string | undefined {
-  if (!existsSync(join(ROOT, 'adapters', adapter, 'simulator.ts'))) return `adapters/${adapter}/simulator.ts does not exist yet`;
+  if (!existsSync(join(ROOT, 'sim', adapter, 'simulator.ts'))) return `sim/${adapter}/simulator.ts does not exist yet`;
   if (!wiredAdapters().includes(adapter)) return `the ${adapter} adapter is not wired into src/adapters.ts yet`;
   return undefined;
 }

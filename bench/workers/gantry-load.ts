@@ -5,7 +5,7 @@
 import { runDevices, type LoadDevice } from '../lib/device-run.js';
 import { serve } from '../lib/ipc.js';
 import type { GantryLoadProtocol } from '../lib/protocols.js';
-import { GantrySimulator } from '../../adapters/gantry/simulator.js';
+import { GantrySimulator } from '../../sim/gantry/simulator.js';
 import { selfStats } from './self.js';
 
 /** The gantry seeds' success code. */

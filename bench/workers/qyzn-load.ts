@@ -6,7 +6,7 @@ import { bringUp, runDevices, type LoadDevice } from '../lib/device-run.js';
 import { serve } from '../lib/ipc.js';
 import { EVENT_NAME, eventData } from '../lib/payload.js';
 import type { DeviceLoadProtocol } from '../lib/protocols.js';
-import { QyznSimulator } from '../../adapters/qyzn/simulator.js';
+import { QyznSimulator } from '../../sim/qyzn/simulator.js';
 import { selfStats } from './self.js';
 
 let sims: QyznSimulator[] = [];

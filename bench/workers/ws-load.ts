@@ -6,9 +6,9 @@ import { bringUp, runDevices, type LoadDevice } from '../lib/device-run.js';
 import { serve } from '../lib/ipc.js';
 import { wscamFields, wsdoorEventData } from '../lib/payload.js';
 import type { DeviceKind, DeviceLoadProtocol } from '../lib/protocols.js';
-import { DoorSimulator } from '../../adapters/wsdoor/simulator.js';
-import { CamSimulator } from '../../adapters/wscam/simulator.js';
-import { encodeUploadSnapshot } from '../../adapters/wscam/encode.js';
+import { DoorSimulator } from '../../sim/wsdoor/simulator.js';
+import { CamSimulator } from '../../sim/wscam/simulator.js';
+import { encodeUploadSnapshot } from '../../sim/wscam/codec.js';
 import { selfStats } from './self.js';
 
 /** wsdoor's success code and wscam's success ret (docs/wsdoor.md, docs/wscam.md). */

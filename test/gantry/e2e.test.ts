@@ -12,7 +12,8 @@ import { connectClient, externalBroker, startGateway, until, type Inbox } from '
 import { CuttableLink } from '../helpers/brokers.js';
 import { GantryAdapter } from '../../adapters/gantry/adapter.js';
 import type { GantryConfig } from '../../adapters/gantry/config.js';
-import { DOOR_JPEG, GantrySimulator, type ControlRecord, type SimGantry, type SimulatorOptions, type UploadResult } from '../../adapters/gantry/simulator.js';
+import { TINY_JPEG } from '../../sim/common/jpeg.js';
+import { GantrySimulator, type ControlRecord, type SimGantry, type SimulatorOptions, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { SEED_TYPED, UPLOAD_EXAMPLES, seedText } from './fixtures/seeds.js';
 
@@ -361,13 +362,13 @@ t.test('commands reach the gantry with its envelope and come back as replies', a
   t.match(await command(b, 'cabinetControl', { data: { cmd: '2', mode: '1' } }), { ok: false, error: { type: 'invalid' } });
 
   const image = await command(a, 'getCabinetImageVedio', { data: { doorOpenTime: '2019-08-28T01:15:01.321+08:00' } });
-  t.match(image, { ok: true, code: null, data: { contentType: 'image/jpeg', bytes: DOOR_JPEG.length, md5: md5(DOOR_JPEG), media: topic(a, 'media/getCabinetImageVedio') } });
+  t.match(image, { ok: true, code: null, data: { contentType: 'image/jpeg', bytes: TINY_JPEG.length, md5: md5(TINY_JPEG), media: topic(a, 'media/getCabinetImageVedio') } });
   const media = await inbox.take(topic(a, 'media/getCabinetImageVedio'));
-  t.ok(media.payload.equals(DOOR_JPEG), 'the JPEG is on media/getCabinetImageVedio');
+  t.ok(media.payload.equals(TINY_JPEG), 'the JPEG is on media/getCabinetImageVedio');
   const late = await connectClient(t, mqttUrl);
   await late.subscribe(topic(a, 'media/getCabinetImageVedio'));
   const kept = await late.take(topic(a, 'media/getCabinetImageVedio'));
-  t.ok(kept.packet.retain && kept.payload.equals(DOOR_JPEG), 'retained for a later subscriber');
+  t.ok(kept.packet.retain && kept.payload.equals(TINY_JPEG), 'retained for a later subscriber');
   sim.imageMode = 'badMd5';
   t.match(await command(a, 'getDoorImage', { data: { doorOpenTime: '2019-08-28 01:15:01' } }), { ok: false, code: null, error: { type: 'device', message: /binfile-md5/ } });
   t.match(await inbox.json(`${base}/bridge/event`, (e) => e.type === 'protocol_error'), { adapter: 'gantry', deviceId: a, reason: 'bad_md5', remote: /^127\.0\.0\.1:\d+$/ }, 'a file that fails its MD5 is reported');
@@ -440,10 +441,10 @@ t.test('every command and every cmd: a round trip through MQTT to the simulated 
       ok: true,
       code: null,
       error: null,
-      data: { filename: new RegExp(`^${g.gantryId}_\\d{17}\\.jpg$`), contentType: 'image/jpeg', bytes: DOOR_JPEG.length, md5: md5(DOOR_JPEG), media: topic(g.gantryId, 'media/getCabinetImageVedio') },
+      data: { filename: new RegExp(`^${g.gantryId}_\\d{17}\\.jpg$`), contentType: 'image/jpeg', bytes: TINY_JPEG.length, md5: md5(TINY_JPEG), media: topic(g.gantryId, 'media/getCabinetImageVedio') },
     }, `${g.edition} getCabinetImageVedio`);
     t.same((await seen).data, { cabinetId: '1', doorOpenTime: '2019-08-28 01:15:01.321' }, 'asked in device time');
-    t.ok((await inbox.take(topic(g.gantryId, 'media/getCabinetImageVedio'))).payload.equals(DOOR_JPEG), 'the JPEG bytes on media/getCabinetImageVedio');
+    t.ok((await inbox.take(topic(g.gantryId, 'media/getCabinetImageVedio'))).payload.equals(TINY_JPEG), 'the JPEG bytes on media/getCabinetImageVedio');
   }
 
   // Each command checks its own fields; nothing invalid reaches the cabinet.

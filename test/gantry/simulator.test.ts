@@ -19,7 +19,8 @@ import {
   type Upload,
   type Whitelist,
 } from '../../adapters/gantry/protocol.js';
-import { DOOR_JPEG, GantrySimulator, type ControlRecord, type UploadResult } from '../../adapters/gantry/simulator.js';
+import { TINY_JPEG } from '../../sim/common/jpeg.js';
+import { GantrySimulator, type ControlRecord, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { within } from '../helpers/harness.js';
 
@@ -161,7 +162,7 @@ t.test('the control server answers every command as a cabinet would', async (t) 
   t.match(battery, { ok: true, code: 1000, data: { batterysTestResult: { testResult: 2, testEndCourse: 2, efficiency: Number, testStartTime: /^\d{4}-\d{2}-\d{2}T.*\+08:00$/ } } });
 
   const image = await control(sim, v037, 'getCabinetImageVedio', { cabinetId: '1', doorOpenTime: '2019-08-28 01:15:01.321' });
-  t.match(image, { ok: true, code: null, data: { contentType: 'image/jpeg', bytes: DOOR_JPEG.length, md5: md5Hex(DOOR_JPEG), filename: new RegExp(`^${v037}_\\d{17}\\.jpg$`) } });
+  t.match(image, { ok: true, code: null, data: { contentType: 'image/jpeg', bytes: TINY_JPEG.length, md5: md5Hex(TINY_JPEG), filename: new RegExp(`^${v037}_\\d{17}\\.jpg$`) } });
   const bytes = image.file?.bytes;
   t.ok(bytes && bytes[0] === 0xff && bytes[1] === 0xd8 && bytes.at(-2) === 0xff && bytes.at(-1) === 0xd9, 'a real JPEG (SOI … EOI)');
   sim.imageMode = 'badMd5';
@@ -204,7 +205,7 @@ t.test('commands that make a cabinet upload at once, and the interval timer', as
 });
 
 t.test('the CLI prints its help and runs a round against a platform', async (t) => {
-  const cli = ['--import', 'tsx', 'adapters/gantry/simulator-cli.ts'];
+  const cli = ['--import', 'tsx', 'sim/gantry/simulator-cli.ts'];
   const help = spawn(process.execPath, [...cli, '--help'], { cwd: ROOT });
   let text = '';
   help.stdout.on('data', (c: Buffer) => (text += c.toString()));
@@ -234,7 +235,7 @@ t.test('the CLI prints its help and runs a round against a platform', async (t) 
 
 t.test('the CLI uploads over HTTPS to a platform whose certificate it is given', async (t) => {
   const { url, accepted } = await platform(t, undefined, true);
-  const run = spawn(process.execPath, ['--import', 'tsx', 'adapters/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
+  const run = spawn(process.execPath, ['--import', 'tsx', 'sim/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
   t.teardown(() => {
     if (run.exitCode === null) run.kill('SIGKILL');
   });

@@ -10,10 +10,10 @@ import type { AdapterDefinition } from '../../src/gateway.js';
 import { ROOT } from '../../src/paths.js';
 import { createWscamAdapter } from '../../adapters/wscam/adapter.js';
 import type { WscamConfig } from '../../adapters/wscam/config.js';
-import { CamSimulator, type CamSimulatorOptions } from '../../adapters/wscam/simulator.js';
+import { CamSimulator, type CamSimulatorOptions } from '../../sim/wscam/simulator.js';
 import { createWsdoorAdapter } from '../../adapters/wsdoor/adapter.js';
 import type { WsdoorConfig } from '../../adapters/wsdoor/config.js';
-import { DoorSimulator, type DoorSimulatorOptions } from '../../adapters/wsdoor/simulator.js';
+import { DoorSimulator, type DoorSimulatorOptions } from '../../sim/wsdoor/simulator.js';
 import { connectClient, DEADLINE_MS, startGateway, testConfig, within, type Inbox, type Started, type Teardown } from './harness.js';
 
 export interface WsGateway extends Started {
@@ -112,9 +112,9 @@ export async function offlineAfter(g: WsGateway, sn: string, since: number, ms =
   return Date.now() - since;
 }
 
-/** Runs a simulator CLI as a user does (`node --import tsx adapters/{id}/simulator-cli.ts ...`). */
+/** Runs a simulator CLI as a user does (`node --import tsx sim/{id}/simulator-cli.ts ...`). */
 export async function runSimulatorCli(id: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, `adapters/${id}/simulator-cli.ts`), ...args], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, `sim/${id}/simulator-cli.ts`), ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
   });

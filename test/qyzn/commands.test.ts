@@ -4,7 +4,8 @@
 import t from 'tap';
 import { MsgType, RESULTS, messagesTowards } from '../../adapters/qyzn/constants.js';
 import { encodeResponse } from '../../adapters/qyzn/encoder.js';
-import { TINY_JPEG_BASE64, type ReceivedCommand } from '../../adapters/qyzn/simulator.js';
+import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
+import type { ReceivedCommand } from '../../sim/qyzn/simulator.js';
 import type { JsonObject } from '../../src/adapter.js';
 import { within } from '../helpers/harness.js';
 import { bridgeEvent, rig } from './fixtures/rig.js';

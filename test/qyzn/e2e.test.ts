@@ -5,7 +5,7 @@ import t from 'tap';
 import { HEADER_SIZE, MsgType } from '../../adapters/qyzn/constants.js';
 import { encodeFrame, encodeMessage } from '../../adapters/qyzn/encoder.js';
 import { derivePassword } from '../../adapters/qyzn/sign.js';
-import { TINY_JPEG_BASE64 } from '../../adapters/qyzn/simulator.js';
+import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
 import { connectClient, within } from '../helpers/harness.js';
 import { SECRET, bridgeEvent, rig } from './fixtures/rig.js';
 

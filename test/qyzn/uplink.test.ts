@@ -1,7 +1,7 @@
 // Device-to-platform messages end to end: events, platform requests in both answer modes, media,
 // retransmissions, notifications, and the answer that waits for the broker.
 import t from 'tap';
-import { TINY_JPEG_BASE64 } from '../../adapters/qyzn/simulator.js';
+import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
 import { connectClient } from '../helpers/harness.js';
 import { bridgeEvent, rig } from './fixtures/rig.js';
 

@@ -7,19 +7,13 @@ import {
   checkTimestamp,
   commandAnswer,
   decodeDeviceMessage,
-  decodeGatewayMessage,
   hbIntervalOf,
   intOf,
   type CamReply,
   type DeviceMessage,
 } from '../../adapters/wscam/decode.js';
-import {
-  encodeAnswer,
-  encodeCommand,
-  encodeCommandReply,
-  encodeHeartbeat,
-  encodeUploadSnapshot,
-} from '../../adapters/wscam/encode.js';
+import { encodeAnswer, encodeCommand } from '../../adapters/wscam/encode.js';
+import { decodeGatewayMessage, encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from '../../sim/wscam/codec.js';
 import { commands, REQUEST_ID, replies, SEED_TIME, SN, uploads } from './fixtures/seed-examples.js';
 
 const parse = (text: string): JsonObject => parseJsonObject(text, 1 << 20).message;

@@ -6,21 +6,13 @@ import { Code, COMMANDS, SUCCESS_CODES } from '../../adapters/wsdoor/constants.j
 import {
   commandAnswer,
   decodeDeviceMessage,
-  decodeGatewayMessage,
   normalizeCode,
   normalizeId,
   type DeviceMessage,
 } from '../../adapters/wsdoor/decode.js';
-import {
-  encodeCommand,
-  encodeHeartbeat,
-  encodeRealtimeEvent,
-  encodeRegister,
-  encodeRegisterAnswer,
-  encodeReply,
-  encodeResponse,
-} from '../../adapters/wsdoor/encode.js';
+import { encodeCommand, encodeRegisterAnswer, encodeResponse } from '../../adapters/wsdoor/encode.js';
 import { parseJsonObject } from '../../adapters/ws-common/json.js';
+import { decodeGatewayMessage, encodeHeartbeat, encodeRealtimeEvent, encodeRegister, encodeReply } from '../../sim/wsdoor/codec.js';
 import { COMMAND_ID, commands, device, replies, responses } from './fixtures/seed-examples.js';
 
 const parse = (text: string): JsonObject => parseJsonObject(text, 1 << 20).message;

@@ -7,7 +7,7 @@ import { MAX_DEPTH, parseJsonObject, rawDataText } from '../../adapters/ws-commo
 import { AllowList, identityOf } from '../../adapters/ws-common/identity.js';
 import { topicLevelProblem as identityProblem } from '../../src/topics.js';
 import { CorrelationIds, deviceClock } from '../../adapters/ws-common/ids.js';
-import { handlerOf, Waiters } from '../../adapters/ws-common/simulator.js';
+import { handlerOf, Waiters } from '../../sim/ws-common/simulator.js';
 import { wsdoorConfigSchema } from '../../adapters/wsdoor/config.js';
 import { wscamConfigSchema } from '../../adapters/wscam/config.js';
 

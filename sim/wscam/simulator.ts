@@ -3,10 +3,10 @@
 // wscam (connection, pacing, stats, waiting) is SimDevice's.
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
+import { Operate, Ret, type CommandName } from '../../adapters/wscam/constants.js';
+import { hbIntervalOf, intOf, type RequestId } from '../../adapters/wscam/decode.js';
 import { handlerOf, SimDevice, type GatewayTraffic, type Responded, type SimDeviceOptions } from '../ws-common/simulator.js';
-import { Operate, Ret, type CommandName } from './constants.js';
-import { decodeGatewayMessage, hbIntervalOf, intOf, type RequestId } from './decode.js';
-import { encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from './encode.js';
+import { decodeGatewayMessage, encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from './codec.js';
 
 export interface CamSimulatorOptions extends SimDeviceOptions {
   /** Heartbeat interval in seconds (default 60, as the seed). */

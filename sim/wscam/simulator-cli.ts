@@ -1,4 +1,4 @@
-// node --import tsx adapters/wscam/simulator-cli.ts --url ws://127.0.0.1:8082/ --devices 10 --rate 5
+// npm run sim:wscam -- --url ws://127.0.0.1:8082/ --devices 10 --rate 5
 import { runSimulatorCli } from '../ws-common/sim-cli.js';
 import { CamSimulator } from './simulator.js';
 

@@ -1,4 +1,4 @@
-// node --import tsx adapters/wsdoor/simulator-cli.ts --url ws://127.0.0.1:8081/ --devices 10 --rate 5
+// npm run sim:wsdoor -- --url ws://127.0.0.1:8081/ --devices 10 --rate 5
 import { runSimulatorCli } from '../ws-common/sim-cli.js';
 import { DoorSimulator } from './simulator.js';
 

@@ -7,15 +7,12 @@ import { EventEmitter } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
-import { decodeMessage, decodeResponse, parseBody } from './body.js';
-import { CONFIG_GROUPS, MsgType, Result, resultDesc } from './constants.js';
-import { encodeHeartbeat, encodeMessage, encodeResponse, unixSeconds } from './encoder.js';
-import { FrameParser, type Frame } from './parser.js';
-import { derivePassword, loginSign, registerSign } from './sign.js';
-
-/** A 1×1 grey baseline JPEG (159 bytes), built by hand so no image file is needed. */
-export const TINY_JPEG_BASE64 =
-  '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAABAAEBAREA/8QAFAABAAAAAAAAAAAAAAAAAAAAAP/EABQQAQAAAAAAAAAAAAAAAAAAAAD/2gAIAQEAAD8AP//Z';
+import { decodeMessage, decodeResponse, parseBody } from '../../adapters/qyzn/body.js';
+import { CONFIG_GROUPS, MsgType, Result, resultDesc } from '../../adapters/qyzn/constants.js';
+import { encodeHeartbeat, encodeMessage, encodeResponse, unixSeconds } from '../../adapters/qyzn/encoder.js';
+import { FrameParser, type Frame } from '../../adapters/qyzn/parser.js';
+import { derivePassword, loginSign, registerSign } from '../../adapters/qyzn/sign.js';
+import { TINY_JPEG_BASE64 } from '../common/jpeg.js';
 
 export interface SimulatorOptions {
   host: string;

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import WebSocket from 'ws';
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
-import { TINY_JPEG_BASE64 } from './jpeg.js';
+import { TINY_JPEG_BASE64 } from '../common/jpeg.js';
 
 export interface SimConnectOptions {
   url: string;

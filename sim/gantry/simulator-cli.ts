@@ -1,9 +1,13 @@
-// node --import tsx adapters/gantry/simulator-cli.ts --url http://127.0.0.1:8080/monitor.do --gantries 3 --interval 10 --control-port 3699
+// npm run sim:gantry -- --url http://127.0.0.1:8080/monitor.do --gantries 3 --interval 10 --control-port 3699
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { DEFAULT_CONTROL_PORT, UPLOAD_PATH } from '../../adapters/gantry/constants.js';
 import { GantrySimulator, type Edition, type ImageMode } from './simulator.js';
 
 const HELP = `Simulated ETC gantries (both protocol editions) for gate2mqtt.
+
+Usage: npm run sim:gantry -- [options]
+       node --import tsx sim/gantry/simulator-cli.ts [options]
 
 Uploads computerStatusUpdate, cabinetStatusUpdate and queryAndGetCardInfo from each gantry every
 --interval seconds, with binfile-auth/binfile-md5 headers, alarms and NoData/GetFailed/NotSupport
@@ -63,11 +67,11 @@ async function main(): Promise<void> {
   if (!['file', 'badMd5', 'noMd5', 'missing'].includes(image)) throw new Error('--image must be file, badMd5, noMd5 or missing');
   const intervalS = number(values.interval, 'interval', 300);
   const sim = new GantrySimulator({
-    url: values.url ?? 'http://127.0.0.1:8080/monitor.do',
+    url: values.url ?? `http://127.0.0.1:8080${UPLOAD_PATH}`,
     ...(values.ca ? { ca: readFileSync(values.ca) } : {}),
     gantries: number(values.gantries, 'gantries', 3),
     intervalS,
-    controlPort: number(values['control-port'], 'control-port', 3699),
+    controlPort: number(values['control-port'], 'control-port', DEFAULT_CONTROL_PORT),
     controlHost: values['control-host'] ?? '0.0.0.0',
     auth: values.auth ?? process.env.GATE2MQTT_GANTRY_AUTH ?? '123456',
     edition: edition as Edition | 'both',

@@ -3,18 +3,18 @@
 // not wsdoor (connection, pacing, stats, waiting) is SimDevice's.
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
-import { deviceClock, type DeviceClock } from '../ws-common/ids.js';
+import { deviceClock, type DeviceClock } from '../../adapters/ws-common/ids.js';
+import { Code, type CommandName } from '../../adapters/wsdoor/constants.js';
 import { handlerOf, SimDevice, type GatewayTraffic, type Responded, type SimDeviceOptions } from '../ws-common/simulator.js';
-import { Code, type CommandName } from './constants.js';
-import { decodeGatewayMessage } from './decode.js';
 import {
+  decodeGatewayMessage,
   encodeHeartbeat,
   encodeRealtimeEvent,
   encodeRegister,
   encodeReply,
   type RealtimeEventData,
   type RegisterData,
-} from './encode.js';
+} from './codec.js';
 
 export interface DoorSimulatorOptions extends SimDeviceOptions {
   ip?: string;

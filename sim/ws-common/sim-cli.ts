@@ -30,7 +30,8 @@ export interface SimulatorCliSpec {
 const REPORT_MS = 5000;
 
 function usage(spec: SimulatorCliSpec): string {
-  return `Usage: node --import tsx adapters/${spec.name}/simulator-cli.ts [options]
+  return `Usage: npm run sim:${spec.name} -- [options]
+       node --import tsx sim/${spec.name}/simulator-cli.ts [options]
 
 Simulates ${spec.device}s connecting to a gate2mqtt ${spec.name} listener. Each one connects,
 identifies, heartbeats, sends ${spec.traffic} at --rate and answers every command.

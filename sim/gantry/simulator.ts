@@ -1,36 +1,33 @@
 // A fleet of simulated ETC gantries for tests, demos and load: each uploads the messages of its
 // edition (v0.37 or v1.03) to /monitor.do, and one control server answers /remotecontrol.do for all
-// of them as a cabinet would. The device side is written from the seeds on its own (no protocol.ts),
-// so a misreading shared by both ends does not hide itself in the tests.
-import { formatWall } from '../../src/clock.js';
-import { createHash } from 'node:crypto';
+// of them as a cabinet would. What a gantry sends and answers is written from the seeds here, apart
+// from the adapter's reading of them (protocol.ts, typing.ts), so a misreading shared by both ends
+// does not hide itself in the tests; only the constants, code tables and the body MD5 are shared.
 import { EventEmitter, once } from 'node:events';
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { formatWall } from '../../src/clock.js';
+import {
+  Code,
+  CODE_MESSAGES,
+  CONTROL_PATH,
+  ERROR_WORDS,
+  HEADER_AUTH,
+  HEADER_MD5,
+  UPLOAD_METHODS,
+  type UploadMethod,
+} from '../../adapters/gantry/constants.js';
+import { md5Hex } from '../../adapters/gantry/protocol.js';
+import { TINY_JPEG } from '../common/jpeg.js';
 
 type Json = Record<string, unknown>;
 
 export type Edition = 'v0.37' | 'v1.03';
-export type UploadMethod = 'computerStatusUpdate' | 'cabinetStatusUpdate' | 'queryAndGetCardInfo';
 /** How getCabinetImageVedio is answered: a good file, a file with a wrong or no binfile-md5, or 1009. */
 export type ImageMode = 'file' | 'badMd5' | 'noMd5' | 'missing';
 
-/** 48×32 JPEG of a cabinet door, the answer to getCabinetImageVedio. */
-export const DOOR_JPEG = Buffer.from(
-  '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAA0JCgsKCA0LCgsODg0PEyAVExISEyccHhcgLikxMC4pLSwzOko+MzZGNywtQFdBRkxOUlNSMj5aYVpQYEpRUk//2wBDAQ4ODhMREyYVFSZPNS01T09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT09PT0//wAARCAAgADADASIAAhEBAxEB/8QAGQAAAwEBAQAAAAAAAAAAAAAAAAUGBAcB/8QAIhAAAAUEAgMBAAAAAAAAAAAAAAECFGEDBAUSBlERorIx/8QAGAEAAwEBAAAAAAAAAAAAAAAAAQMEBQb/xAAeEQABBAIDAQAAAAAAAAAAAAAAAQIRFBNhAwQFEv/aAAwDAQACEQMRAD8AhG0AbQHLaANoF17YzCJm0AbQO28LTpxWyT1v9qG7OFtgcgXdrUL1MC64X8pMHBG0AbQHLaANoBvbGYR02gDaA5bQBtA5C9s1MJUcXTpx+1T1v9mNWWLbEXpd0Fl6mJSmu6pIJFK5rIQX4lKzIiHqqt4tJpXdV1JUXgyOoZkZCpPU40bEEy9NyumSebQBtActoA2gS3tlOE//2Q==',
-  'base64',
-);
-
-const ERROR_WORDS = ['NoData', 'GetFailed', 'NotSupport'] as const;
-const MESSAGES: Record<string, string> = {
-  '1000': '成功',
-  '1001': '无权使用该接口',
-  '1002': '参数有误',
-  '1004': '无效的签名',
-  '1007': '执行控制命令失败',
-  '1009': '无对应图像/视频',
-};
+const messageOf = (code: string): string => (CODE_MESSAGES as Readonly<Record<string, string>>)[code] ?? '';
 
 export interface SimulatorOptions {
   /** Upload URL (`http://host:port/monitor.do` or `https://...`); without it the simulator only answers commands. */
@@ -131,10 +128,6 @@ function prng(seed: number): () => number {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
-}
-
-function md5(text: string | Buffer): string {
-  return createHash('md5').update(text).digest('hex');
 }
 
 
@@ -257,7 +250,7 @@ export class GantrySimulator extends EventEmitter {
   get controlUrl(): string {
     if (!this.server) throw new Error('the control server is not running');
     const { port } = this.server.address() as AddressInfo;
-    return `http://${this.options.controlHost}:${port}/remotecontrol.do`;
+    return `http://${this.options.controlHost}:${port}${CONTROL_PATH}`;
   }
 
   get controlPort(): number {
@@ -294,7 +287,7 @@ export class GantrySimulator extends EventEmitter {
     if (this.stopped) return;
     const jitter = 0.9 + this.random() * 0.2;
     this.timers.set(g.gantryId, setTimeout(() => this.tick(g), Math.max(1, g.intervalS) * 1000 * jitter));
-    for (const method of ['computerStatusUpdate', 'cabinetStatusUpdate', 'queryAndGetCardInfo'] as const) {
+    for (const method of UPLOAD_METHODS) {
       this.upload(g.gantryId, method).catch((err: unknown) => this.emit('error', err));
     }
   }
@@ -455,7 +448,7 @@ export class GantrySimulator extends EventEmitter {
   async uploadAll(): Promise<UploadResult[]> {
     const out: UploadResult[] = [];
     for (const g of this.gantries) {
-      for (const method of ['computerStatusUpdate', 'cabinetStatusUpdate', 'queryAndGetCardInfo'] as const) {
+      for (const method of UPLOAD_METHODS) {
         out.push(await this.upload(g.gantryId, method));
       }
     }
@@ -475,10 +468,10 @@ export class GantrySimulator extends EventEmitter {
       text = JSON.stringify(body);
     }
     const headers: Record<string, string> = { 'content-type': 'application/json;charset=UTF-8' };
-    const sum = tamper.md5 === 'wrong' ? md5(`${text} `) : tamper.md5 === undefined ? md5(text) : tamper.md5;
-    if (sum !== null) headers['binfile-md5'] = sum;
+    const sum = tamper.md5 === 'wrong' ? md5Hex(`${text} `) : tamper.md5 === undefined ? md5Hex(text) : tamper.md5;
+    if (sum !== null) headers[HEADER_MD5] = sum;
     const auth = tamper.auth === undefined ? this.options.auth : tamper.auth;
-    if (auth !== null) headers['binfile-auth'] = auth;
+    if (auth !== null) headers[HEADER_AUTH] = auth;
     const res = await this.post(url, headers, text);
     const answerText = res.text;
     let answer: Json = {};
@@ -487,7 +480,7 @@ export class GantrySimulator extends EventEmitter {
     } catch {
       answer = { unparsed: answerText };
     }
-    if (method === 'queryAndGetCardInfo' && answer.code === '1000') {
+    if (method === 'queryAndGetCardInfo' && answer.code === Code.OK) {
       const data = answer.data as Json | undefined;
       if (data?.isExistLatestVersion === 1 && typeof data.latestVersion === 'string') g.cardVersion = data.latestVersion;
     }
@@ -533,22 +526,22 @@ export class GantrySimulator extends EventEmitter {
     }
     const raw = Buffer.concat(chunks);
     const answer = (code: string, extra: Json = {}): void => {
-      const text = JSON.stringify({ code, msg: MESSAGES[code] ?? '', ...extra });
-      res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', 'binfile-md5': md5(text) }).end(text);
+      const text = JSON.stringify({ code, msg: messageOf(code), ...extra });
+      res.writeHead(200, { 'content-type': 'application/json;charset=UTF-8', [HEADER_MD5]: md5Hex(text) }).end(text);
       record.answered = code;
       this.emit('control', record);
     };
-    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== '/remotecontrol.do') {
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== CONTROL_PATH) {
       res.writeHead(404).end();
       return;
     }
-    if (req.headers['binfile-auth'] !== this.options.auth) return answer('1001');
-    if (req.headers['binfile-md5'] !== md5(raw)) return answer('1004');
+    if (req.headers[HEADER_AUTH] !== this.options.auth) return answer(Code.NO_RIGHT);
+    if (req.headers[HEADER_MD5] !== md5Hex(raw)) return answer(Code.BAD_SIGNATURE);
     let body: Json;
     try {
       body = JSON.parse(raw.toString('utf8')) as Json;
     } catch {
-      return answer('1002');
+      return answer(Code.BAD_PARAMS);
     }
     record.body = body;
     record.gantryId = typeof body.gantryId === 'string' ? body.gantryId : undefined;
@@ -556,10 +549,10 @@ export class GantrySimulator extends EventEmitter {
     const g = this.gantries.find((x) => x.gantryId === record.gantryId);
     const data = record.method ? body[record.method] : undefined;
     record.data = typeof data === 'object' && data !== null ? (data as Json) : undefined;
-    if (!g || !record.data || typeof body.timeStamp !== 'string' || typeof body.version !== 'string') return answer('1002');
+    if (!g || !record.data || typeof body.timeStamp !== 'string' || typeof body.version !== 'string') return answer(Code.BAD_PARAMS);
     if (this.forcedCode) return answer(this.forcedCode);
     const control = CONTROL_HANDLERS[record.method as string];
-    if (!control) return answer('1002');
+    if (!control) return answer(Code.BAD_PARAMS);
     const outcome = control(this, g, record.data);
     if (outcome.kind === 'image') return this.answerImage(g, record, res);
     answer(outcome.code, outcome.extra);
@@ -570,11 +563,11 @@ export class GantrySimulator extends EventEmitter {
 
   private answerImage(g: SimGantry, record: ControlRecord, res: ServerResponse): void {
     if (this.imageMode === 'missing') {
-      const text = JSON.stringify({ code: '1009', msg: MESSAGES['1009'] });
+      const text = JSON.stringify({ code: Code.NO_MEDIA, msg: messageOf(Code.NO_MEDIA) });
       // v0.37 answers the failure under an image Content-Type, v1.03 under application/json.
       const type = g.edition === 'v0.37' ? 'image/jpeg' : 'application/json';
       res.writeHead(200, { 'content-type': type }).end(text);
-      record.answered = '1009';
+      record.answered = Code.NO_MEDIA;
       this.emit('control', record);
       return;
     }
@@ -582,11 +575,11 @@ export class GantrySimulator extends EventEmitter {
     const headers: Record<string, string> = {
       'content-type': 'image/jpeg',
       'content-disposition': `attachment;filename=${g.gantryId}_${stamp}.jpg`,
-      'binfile-auth': this.options.auth,
+      [HEADER_AUTH]: this.options.auth,
     };
-    if (this.imageMode === 'file') headers['binfile-md5'] = md5(DOOR_JPEG);
-    if (this.imageMode === 'badMd5') headers['binfile-md5'] = md5('not the picture');
-    res.writeHead(200, headers).end(DOOR_JPEG);
+    if (this.imageMode === 'file') headers[HEADER_MD5] = md5Hex(TINY_JPEG);
+    if (this.imageMode === 'badMd5') headers[HEADER_MD5] = md5Hex('not the picture');
+    res.writeHead(200, headers).end(TINY_JPEG);
     record.answered = 'file';
     this.emit('control', record);
   }
@@ -612,7 +605,7 @@ type ControlHandler = (sim: GantrySimulator, g: SimGantry, data: Json) => Contro
 
 const ok = (uploadNext?: UploadMethod, extra?: Json): ControlOutcome => ({
   kind: 'json',
-  code: '1000',
+  code: Code.OK,
   ...(extra ? { extra } : {}),
   ...(uploadNext ? { uploadNext } : {}),
 });
@@ -675,7 +668,7 @@ const CONTROL_HANDLERS: Record<string, ControlHandler> = {
   cabinetControl: (sim, g, data) => {
     if (data.cmd === undefined) return settings(g, data, 'cabinetStatusUpdate');
     const cmd = CABINET_CMDS[String(data.cmd)];
-    return cmd ? cmd(sim, g, data) : { kind: 'json', code: '1002' };
+    return cmd ? cmd(sim, g, data) : { kind: 'json', code: Code.BAD_PARAMS };
   },
   getCabinetImageVedio: () => ({ kind: 'image' }),
 };

@@ -1,12 +1,13 @@
 // Command line of the QYZN terminal simulator:
-//   node --import tsx adapters/qyzn/simulator-cli.ts --host 127.0.0.1 --port 9000 --devices 10 --rate 5
+//   npm run sim:qyzn -- --host 127.0.0.1 --port 9000 --devices 10 --rate 5
 import { parseArgs } from 'node:util';
 import { QyznSimulator, type Behaviour } from './simulator.js';
 
 const HELP = `QYZN face-terminal simulator: terminals that register, log in, heartbeat and send
 snapshot_face / qrcode_data to a gate2mqtt qyzn listener, and answer its commands.
 
-Usage: node --import tsx adapters/qyzn/simulator-cli.ts [options]
+Usage: npm run sim:qyzn -- [options]
+       node --import tsx sim/qyzn/simulator-cli.ts [options]
 
   --host HOST            gateway address (default 127.0.0.1)
   --port PORT            qyzn listener port (default 9000)

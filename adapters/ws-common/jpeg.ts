@@ -1,4 +1,0 @@
-// An 8x8 grey baseline JPEG (168 bytes) the simulators send as their snapshot: a real image, so a
-// subscriber of media/* can decode what it gets, and small enough for high rates.
-export const TINY_JPEG_BASE64 =
-  '/9j/4AAQSkZJRgABAQAAAQABAAD/2wBDAAEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQH/wAALCAAIAAgBAREA/8QAMQAAAQUBAQEBAQEAAAAAAAAAAAECAwQFBgcICQoLEAEAAAAAAAAAAAAAAAAAAAAA/9oACAEBAAA/AP6QH//Z';
