@@ -17,13 +17,10 @@ export class Bridge {
   private readonly link: Link;
   private readonly topics: Topics;
   private readonly metrics: Metrics;
-  private readonly logger: Logger;
-
-  constructor(link: Link, topics: Topics, metrics: Metrics, logger: Logger) {
+  constructor(link: Link, topics: Topics, metrics: Metrics) {
     this.link = link;
     this.topics = topics;
     this.metrics = metrics;
-    this.logger = logger;
   }
 
   /** Events are informational: while the broker is away they are logged, not queued without bound. */

@@ -25,7 +25,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
-export interface Wall {
+interface Wall {
   year: number;
   month: number;
   day: number;
@@ -71,7 +71,7 @@ function offsetAt(utcMs: number, timeZone: string): number {
   return offset;
 }
 
-export function wallAt(utcMs: number, timeZone: string): Wall {
+function wallAt(utcMs: number, timeZone: string): Wall {
   const local = new Date(Math.floor(utcMs / 1000) * 1000 + offsetAt(utcMs, timeZone));
   return {
     year: local.getUTCFullYear(),
@@ -140,10 +140,6 @@ export function toDeviceTime(instant: string | number, timeZone: string): string
   const w = wallAt(utcMs, timeZone);
   const ms = ((utcMs % 1000) + 1000) % 1000;
   return `${pad(w.year, 4)}-${pad(w.month)}-${pad(w.day)} ${pad(w.hour)}:${pad(w.minute)}:${pad(w.second)}.${pad(ms, 3)}`;
-}
-
-export function isDeviceTime(text: string): boolean {
-  return DEVICE_TIME.test(text.trim());
 }
 
 export function isIsoInstant(text: string): boolean {

@@ -120,7 +120,7 @@ export class Gateway {
     link.on('disconnect', () => this.metrics.mqttConnected.set(0));
     link.on('connect', () => this.metrics.mqttConnected.set(1));
 
-    const bridge = new Bridge(link, this.topics, this.metrics, logger);
+    const bridge = new Bridge(link, this.topics, this.metrics);
     this.bridge = bridge;
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
     const core: CoreServices = { link, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };

@@ -33,7 +33,7 @@ export interface ResolvedCommand {
   defaults: JsonObject | undefined;
 }
 
-export const MAPPINGS_DIR = join(ROOT, 'mappings');
+const MAPPINGS_DIR = join(ROOT, 'mappings');
 
 export class Mappings {
   private readonly dir: string;

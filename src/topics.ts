@@ -1,7 +1,7 @@
 // Every topic of the contract is built here and nowhere else.
 
 /** Longest device identity taken as a topic level; longer ones are not identities but input. */
-export const MAX_IDENTITY_LENGTH = 256;
+const MAX_IDENTITY_LENGTH = 256;
 /** Longest message name (`event/{name}`, `request/{name}`) a device may introduce. */
 export const MAX_NAME_LENGTH = 64;
 

@@ -1,5 +1,6 @@
 import type { Schema } from 'convict';
 import { listenerSchema, answerSchema, MiB, type ListenerConfig, type AnswerConfig } from '../../src/config-kit.js';
+import { HEARTBEAT_S, RESEND_AFTER_MS } from './constants.js';
 
 export interface QyznConfig extends ListenerConfig {
   secret: string;
@@ -54,13 +55,13 @@ export const qyznConfigSchema: Schema<QyznConfig> = {
   heartbeatS: {
     doc: 'Heartbeat period of the devices in seconds; a device silent for three periods is offline and its connection closed.',
     format: 'nat',
-    default: 25,
+    default: HEARTBEAT_S,
     env: 'GATE2MQTT_QYZN_HEARTBEAT_S',
   },
   resendAfterMs: {
     doc: "A command the device has not answered is resent with the same seq after this long, while the command's timeoutMs runs; after three unanswered resends the connection is closed.",
     format: 'nat',
-    default: 20000,
+    default: RESEND_AFTER_MS,
     env: 'GATE2MQTT_QYZN_RESEND_AFTER_MS',
   },
   maxClockSkewS: {

@@ -36,9 +36,6 @@ export function isMsgType(value: number): value is MsgType {
 /** The only data type the seed defines ("目前只支持 json 数据"); the 1.4 example carries 1. */
 export const DATA_TYPE_JSON = 1;
 
-/** Header version the seed calls current (1.2); devices send 2 to 5. */
-export const DEFAULT_VERSION = 2;
-
 /** Appended to register and login signs (4.2.2). */
 export const SIGN_MAGIC = 'P3K0eikSRSJHliME';
 
@@ -99,7 +96,7 @@ export const RESULTS: ReadonlyMap<number, ResultText> = new Map([
 ]);
 
 /** Codes whose meaning differs for one message (4.7.1 device_call_param). */
-export const RESULT_OVERRIDES: Readonly<Record<string, ReadonlyMap<number, ResultText>>> = {
+const RESULT_OVERRIDES: Readonly<Record<string, ReadonlyMap<number, ResultText>>> = {
   device_call_param: new Map([
     [104, { en: 'Wrong call number', zh: '呼叫编号错误（房号不正确）' }],
     [105, { en: 'Nobody answered', zh: '无人接听' }],

@@ -122,7 +122,7 @@ function callEcho(data: JsonObject): JsonObject {
   return { callRequestId: data.callRequestId ?? '', callNo: data.callNo ?? '' };
 }
 
-export const HANDLERS: Readonly<Record<string, Handler>> = {
+const HANDLERS: Readonly<Record<string, Handler>> = {
   register: { beforeLogin: true, handle: (input, session) => session.register(input.data) },
   login: { beforeLogin: true, handle: (input, session) => session.login(input.data) },
   // Not an event (DESIGN): availability goes offline and bridge/event says why.

@@ -21,13 +21,6 @@ export interface Frame extends FrameHeader {
   body: Buffer;
 }
 
-export interface ParseResult {
-  /** Every frame completed by this chunk, in order, including those before an error. */
-  frames: Frame[];
-  /** Set when the stream broke (now or earlier); the connection should be closed. */
-  error?: ProtocolError;
-}
-
 export interface ParserOptions {
   /** Largest datasize accepted; can be changed at any time (e.g. raised after login). */
   maxBodyBytes: number;
@@ -63,11 +56,6 @@ export class FrameParser {
     this.#maxBodyBytes = checkLimit(limit);
   }
 
-  /** Bytes held for an incomplete frame. */
-  get buffered(): number {
-    return this.#headerFill + this.#partBytes;
-  }
-
   get error(): ProtocolError | undefined {
     return this.#error;
   }
@@ -85,12 +73,6 @@ export class FrameParser {
         yield frame;
       }
     }
-  }
-
-  /** Every frame of `chunk` at once, and the error if the stream is (or was already) broken. */
-  push(chunk: Buffer): ParseResult {
-    const frames = [...this.frames(chunk)];
-    return this.#error ? { frames, error: this.#error } : { frames };
   }
 
   #readHeader(chunk: Buffer, offset: number): number {

@@ -1,6 +1,7 @@
 // The declarations of mappings/qyzn read by the adapter: header versions per message and the
 // fields that carry base64 media. Checked once at start, so a broken file fails the start.
 import type { JsonObject } from '../../src/adapter.js';
+import { MappingsError } from '../../src/errors.js';
 import { isObject } from '../../src/json.js';
 import type { Mappings } from '../../src/mappings.js';
 
@@ -43,23 +44,28 @@ export class MediaFields {
   }
 }
 
-function numbers(value: unknown, where: string): Record<string, number> {
-  if (!isObject(value)) throw new Error(`${where} must be an object`);
+const VERSIONS_FILE = 'mappings/qyzn/versions.json';
+const MEDIA_FILE = 'mappings/qyzn/media.json';
+
+function version(value: unknown, file: string, key: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0 || value > 255) throw new MappingsError(file, `${key} must be a header version (0-255)`);
+  return value;
+}
+
+function numbers(value: unknown, file: string, key: string): Record<string, number> {
+  if (!isObject(value)) throw new MappingsError(file, `${key} must be an object`);
   const out: Record<string, number> = {};
-  for (const [key, n] of Object.entries(value)) {
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 255) throw new Error(`${where}.${key} must be a header version (0-255)`);
-    out[key] = n;
-  }
+  for (const [name, n] of Object.entries(value)) out[name] = version(n, file, `${key}.${name}`);
   return out;
 }
 
-function pathLists(value: unknown, where: string): Record<string, string[]> {
-  if (!isObject(value)) throw new Error(`${where} must be an object`);
+function pathLists(value: unknown, file: string, key: string): Record<string, string[]> {
+  if (!isObject(value)) throw new MappingsError(file, `${key} must be an object`);
   const out: Record<string, string[]> = {};
-  for (const [key, list] of Object.entries(value)) {
+  for (const [name, list] of Object.entries(value)) {
     const paths = Array.isArray(list) ? list.filter((p): p is string => typeof p === 'string' && p !== '') : [];
-    if (!Array.isArray(list) || paths.length !== list.length) throw new Error(`${where}.${key} must be a list of paths`);
-    out[key] = paths;
+    if (!Array.isArray(list) || paths.length !== list.length) throw new MappingsError(file, `${key}.${name} must be a list of paths`);
+    out[name] = paths;
   }
   return out;
 }
@@ -67,9 +73,8 @@ function pathLists(value: unknown, where: string): Record<string, string[]> {
 export function loadTables(mappings: Mappings): { versions: Versions; media: MediaFields } {
   const versions = mappings.read<JsonObject>('versions');
   const media = mappings.read<JsonObject>('media');
-  const fallback = numbers({ default: versions.default }, 'mappings/qyzn/versions.json').default ?? 2;
   return {
-    versions: new Versions(fallback, numbers(versions.minimum, 'mappings/qyzn/versions.json minimum')),
-    media: new MediaFields(pathLists(media.uplink, 'mappings/qyzn/media.json uplink'), pathLists(media.commands, 'mappings/qyzn/media.json commands')),
+    versions: new Versions(version(versions.default, VERSIONS_FILE, 'default'), numbers(versions.minimum, VERSIONS_FILE, 'minimum')),
+    media: new MediaFields(pathLists(media.uplink, MEDIA_FILE, 'uplink'), pathLists(media.commands, MEDIA_FILE, 'commands')),
   };
 }

@@ -26,12 +26,12 @@ import type { WsPeer } from './listener.js';
 export type Task = () => Promise<void>;
 
 /** Handlers waiting per connection before its socket is paused. */
-export const INBOX_HIGH_WATER = 32;
+const INBOX_HIGH_WATER = 32;
 /** Time a closing socket gets for the close handshake before it is cut. */
 const CLOSE_GRACE_MS = 1000;
 
 /** A device silent for this many of its heartbeat intervals is offline (DESIGN "Liveness"). */
-export const LIVENESS_INTERVALS = 3;
+const LIVENESS_INTERVALS = 3;
 
 export function livenessMs(heartbeatIntervalS: number): number {
   return LIVENESS_INTERVALS * heartbeatIntervalS * 1000;

@@ -34,7 +34,7 @@ interface Tracked {
 /** Time sockets get to finish their close handshake at stop before they are cut. */
 const STOP_GRACE_MS = 1500;
 
-export function remoteOf(socket: Socket): string {
+function remoteOf(socket: Socket): string {
   const address = socket.remoteAddress ?? 'unknown';
   return `${address.includes(':') ? `[${address}]` : address}:${socket.remotePort ?? 0}`;
 }

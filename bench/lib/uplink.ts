@@ -86,10 +86,7 @@ export class UplinkRig {
   readonly serials: string[];
   /** The baseline's topic root: beside the gateway's, so the gateway never sees it. */
   readonly baselineBase: string;
-  private readonly ctx: RunContext;
-
-  private constructor(ctx: RunContext, options: RigOptions, parts: Pick<UplinkRig, 'gateway' | 'subscriber' | 'loads' | 'publisher' | 'serials' | 'baselineBase'>) {
-    this.ctx = ctx;
+  private constructor(options: RigOptions, parts: Pick<UplinkRig, 'gateway' | 'subscriber' | 'loads' | 'publisher' | 'serials' | 'baselineBase'>) {
     this.options = options;
     this.gateway = parts.gateway;
     this.subscriber = parts.subscriber;
@@ -165,7 +162,7 @@ export class UplinkRig {
       );
       const failed = logins.reduce((n, l) => n + l.failed, 0);
       if (failed > 0) throw new Error(`${failed} devices could not log in: ${logins.flatMap((l) => l.errors).join('; ')}`);
-      return new UplinkRig(ctx, options, { gateway, subscriber, loads, publisher, serials: qyznSerials, baselineBase });
+      return new UplinkRig(options, { gateway, subscriber, loads, publisher, serials: qyznSerials, baselineBase });
     } catch (err) {
       await Promise.all(started.map((w) => w.stop()));
       await gateway.stop();

@@ -131,7 +131,7 @@ function prng(seed: number): () => number {
 }
 
 
-export function defaultGantryIds(count: number): string[] {
+function defaultGantryIds(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `G00021100100211${String(i + 1).padStart(4, '0')}`);
 }
 

@@ -34,7 +34,7 @@ export interface SimStats {
   commands: number;
 }
 
-export function newStats(): SimStats {
+function newStats(): SimStats {
   return { sent: 0, acked: 0, refused: 0, skipped: 0, commands: 0 };
 }
 

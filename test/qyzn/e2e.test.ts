@@ -3,9 +3,8 @@
 import { connect as tcpConnect } from 'node:net';
 import t from 'tap';
 import { HEADER_SIZE, MsgType } from '../../adapters/qyzn/constants.js';
-import { encodeFrame, encodeMessage } from '../../adapters/qyzn/encoder.js';
+import { encodeFrame } from '../../adapters/qyzn/encoder.js';
 import { derivePassword } from '../../adapters/qyzn/sign.js';
-import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
 import { connectClient, within } from '../helpers/harness.js';
 import { SECRET, bridgeEvent, rig } from './fixtures/rig.js';
 

@@ -4,10 +4,10 @@ import { decodeMessage, decodeResponse } from '../../adapters/qyzn/body.js';
 import { MsgType } from '../../adapters/qyzn/constants.js';
 import { encodeFrame, encodeHeartbeat, encodeMessage, encodeResponse, unixSeconds } from '../../adapters/qyzn/encoder.js';
 import { FrameParser } from '../../adapters/qyzn/parser.js';
-import { GOLDEN_DATA, GOLDEN_REGISTER } from './fixtures/frames.js';
+import { GOLDEN_DATA, GOLDEN_REGISTER, feed } from './fixtures/frames.js';
 
 const parseOne = (bytes: Buffer) => {
-  const { frames, error } = new FrameParser({ maxBodyBytes: 1 << 20 }).push(bytes);
+  const { frames, error } = feed(new FrameParser({ maxBodyBytes: 1 << 20 }), bytes);
   if (error || frames.length !== 1) throw new Error(`expected one frame, got ${frames.length} ${String(error)}`);
   return frames[0]!;
 };
