@@ -5,9 +5,8 @@
 import type { RawData } from 'ws';
 import type { JsonObject } from '../../src/adapter.js';
 import { ProtocolError } from '../../src/errors.js';
-import { isObject, parseJson, trimKeys } from '../../src/json.js';
+import { parseJsonObject, trimKeys } from '../../src/json.js';
 
-export { MAX_DEPTH } from '../../src/json.js';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface ParsedMessage {
@@ -16,8 +15,6 @@ export interface ParsedMessage {
   /** The message as the device sent it, for `output.includeRaw`. */
   raw: JsonObject;
 }
-
-export const isJsonObject = isObject;
 
 export function rawDataText(data: RawData): string {
   const bytes = Array.isArray(data) ? Buffer.concat(data) : data instanceof ArrayBuffer ? new Uint8Array(data) : data;
@@ -30,12 +27,12 @@ export function rawDataText(data: RawData): string {
   }
 }
 
-export function parseJsonObject(text: string, maxBytes: number): ParsedMessage {
-  const raw = parseJson(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, maxBytes);
-  if (!isObject(raw)) throw new ProtocolError('bad_json', 'message is not a JSON object');
+/** A message's text (a byte-order mark dropped) as the object the handlers read. */
+export function parseWsText(text: string, maxBytes: number): ParsedMessage {
+  const raw = parseJsonObject(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, maxBytes);
   return { message: trimKeys(raw), raw };
 }
 
 export function parseWsMessage(data: RawData, maxBytes: number): ParsedMessage {
-  return parseJsonObject(rawDataText(data), maxBytes);
+  return parseWsText(rawDataText(data), maxBytes);
 }

@@ -1,7 +1,7 @@
 // Reading wscam messages: what a camera sends the gateway (`decodeDeviceMessage`, `checkTimestamp`,
 // `commandAnswer`). A camera's side is sim/wscam/codec.ts. Pure functions.
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
-import { isJsonObject } from '../ws-common/json.js';
+import { isObject } from '../../src/json.js';
 import {
   ANSWER_KEYS,
   ENVELOPE_KEYS,
@@ -129,7 +129,7 @@ export function hbIntervalOf(value: unknown): number | undefined {
  *  (get_dev_config: mac, upload_type, ...). A take_snapshot image is published on media/data. */
 export function commandAnswer(name: string, reply: CamReply): CommandAnswer {
   const ok = reply.ret === Ret.ok;
-  const data = isJsonObject(reply.rest.cmd_data) ? reply.rest.cmd_data : reply.rest;
+  const data = isObject(reply.rest.cmd_data) ? reply.rest.cmd_data : reply.rest;
   const answer: CommandAnswer = {
     ok,
     code: reply.ret,

@@ -1,7 +1,7 @@
 // Reading wsdoor messages: what a terminal sends the gateway (`decodeDeviceMessage`, `commandAnswer`).
 // A terminal's side is sim/wsdoor/codec.ts. Pure functions.
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
-import { isJsonObject } from '../ws-common/json.js';
+import { isObject } from '../../src/json.js';
 import { Code, IMAGE_PATH, INFO_FIELDS, SUCCESS_CODES } from './constants.js';
 
 /** A terminal's answer to a command. */
@@ -56,7 +56,7 @@ export function decodeDeviceMessage(message: JsonObject, isPending: (commandId: 
   const data = message.data;
   switch (code) {
     case Code.register: {
-      if (!isJsonObject(data)) return invalid('register', 'missing_identity', 'register without a data object');
+      if (!isObject(data)) return invalid('register', 'missing_identity', 'register without a data object');
       const info: JsonObject = {};
       for (const field of INFO_FIELDS) if (data[field] !== undefined) info[field] = data[field];
       return { kind: 'register', sn: data.sn, info };
@@ -64,8 +64,8 @@ export function decodeDeviceMessage(message: JsonObject, isPending: (commandId: 
     case Code.heartbeat:
       return { kind: 'heartbeat', data };
     case Code.realtimeEvent: {
-      const eventid = isJsonObject(data) ? normalizeId(data.eventid) : undefined;
-      if (isJsonObject(data) && eventid !== undefined) return { kind: 'realtimeEvent', eventid, data };
+      const eventid = isObject(data) ? normalizeId(data.eventid) : undefined;
+      if (isObject(data) && eventid !== undefined) return { kind: 'realtimeEvent', eventid, data };
       // 207 also answers queries: with a commandId it is a late answer, not a broken event.
       if (commandId !== undefined) return { kind: 'stale', commandId, code };
       return invalid('realtimeEvent', 'bad_message', 'realtimeEvent without a data object carrying an eventid');
@@ -80,7 +80,7 @@ export function decodeDeviceMessage(message: JsonObject, isPending: (commandId: 
  *  retained media topic). */
 export function imagePaths(data: JsonObject | null): string[] | undefined {
   const inner = data?.data;
-  return isJsonObject(inner) && typeof inner.img === 'string' && inner.img !== '' ? [IMAGE_PATH] : undefined;
+  return isObject(inner) && typeof inner.img === 'string' && inner.img !== '' ? [IMAGE_PATH] : undefined;
 }
 
 /** The command reply: `data` is the terminal's `content` (or `data`) object; a list (selectUser)
@@ -89,9 +89,9 @@ export function commandAnswer(reply: DoorReply): CommandAnswer {
   const ok = reply.code !== null && SUCCESS_CODES.has(reply.code);
   const { content, data: rawData } = reply.body;
   let data: JsonObject | null = null;
-  if (isJsonObject(content)) data = content;
+  if (isObject(content)) data = content;
   else if (Array.isArray(content)) data = { content };
-  else if (isJsonObject(rawData)) data = rawData;
+  else if (isObject(rawData)) data = rawData;
   else if (Array.isArray(rawData)) data = { data: rawData };
   const text = [rawData, content].find((value): value is string => typeof value === 'string' && value !== '');
   const answer: CommandAnswer = {

@@ -1,7 +1,7 @@
 // The terminal's side of wsdoor (seed 003): what a terminal sends the gateway, and how it reads what
 // the gateway sends. The gateway's side is adapters/wsdoor/encode.ts and decode.ts. Pure functions.
 import type { JsonObject } from '../../src/adapter.js';
-import { isJsonObject } from '../../adapters/ws-common/json.js';
+import { isObject } from '../../src/json.js';
 import { Code, RESPONSE } from '../../adapters/wsdoor/constants.js';
 import { normalizeCode, normalizeId } from '../../adapters/wsdoor/decode.js';
 
@@ -48,7 +48,7 @@ export type GatewayMessage =
 
 export function decodeGatewayMessage(message: JsonObject): GatewayMessage {
   const command = message.command;
-  if (command === RESPONSE && isJsonObject(message.content)) {
+  if (command === RESPONSE && isObject(message.content)) {
     const { code, interval, data } = message.content;
     const normalized = normalizeCode(code);
     if (normalized !== undefined) {

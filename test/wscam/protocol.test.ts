@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import t from 'tap';
 import type { JsonObject } from '../../src/adapter.js';
-import { parseJsonObject } from '../../adapters/ws-common/json.js';
+import { parseWsText } from '../../adapters/ws-common/json.js';
 import { COMMANDS, Ret } from '../../adapters/wscam/constants.js';
 import {
   checkTimestamp,
@@ -16,7 +16,7 @@ import { encodeAnswer, encodeCommand } from '../../adapters/wscam/encode.js';
 import { decodeGatewayMessage, encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from '../../sim/wscam/codec.js';
 import { commands, REQUEST_ID, replies, SEED_TIME, SN, uploads } from './fixtures/seed-examples.js';
 
-const parse = (text: string): JsonObject => parseJsonObject(text, 1 << 20).message;
+const parse = (text: string): JsonObject => parseWsText(text, 1 << 20).message;
 const none = (): boolean => false;
 const pending = (id: string): boolean => id === REQUEST_ID;
 const compact = (text: string): string => JSON.stringify(JSON.parse(text));

@@ -11,11 +11,11 @@ import {
   type DeviceMessage,
 } from '../../adapters/wsdoor/decode.js';
 import { encodeCommand, encodeRegisterAnswer, encodeResponse } from '../../adapters/wsdoor/encode.js';
-import { parseJsonObject } from '../../adapters/ws-common/json.js';
+import { parseWsText } from '../../adapters/ws-common/json.js';
 import { decodeGatewayMessage, encodeHeartbeat, encodeRealtimeEvent, encodeRegister, encodeReply } from '../../sim/wsdoor/codec.js';
 import { COMMAND_ID, commands, device, replies, responses } from './fixtures/seed-examples.js';
 
-const parse = (text: string): JsonObject => parseJsonObject(text, 1 << 20).message;
+const parse = (text: string): JsonObject => parseWsText(text, 1 << 20).message;
 const none = (): boolean => false;
 const pending = (id: string): boolean => id === COMMAND_ID;
 
@@ -170,7 +170,7 @@ t.test('property: reading any text as a message either works or is a ProtocolErr
   fc.assert(
     fc.property(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), (text) => {
       try {
-        parseJsonObject(text, 1 << 20);
+        parseWsText(text, 1 << 20);
       } catch (err) {
         if (!(err instanceof ProtocolError)) throw err;
       }

@@ -3,7 +3,8 @@
 import convict from 'convict';
 import t from 'tap';
 import { ProtocolError } from '../../src/errors.js';
-import { MAX_DEPTH, parseJsonObject, rawDataText } from '../../adapters/ws-common/json.js';
+import { parseWsText, rawDataText } from '../../adapters/ws-common/json.js';
+import { MAX_DEPTH } from '../../src/json.js';
 import { AllowList, identityOf } from '../../adapters/ws-common/identity.js';
 import { topicLevelProblem as identityProblem } from '../../src/topics.js';
 import { CorrelationIds, deviceClock } from '../../adapters/ws-common/ids.js';
@@ -22,12 +23,12 @@ function reason(fn: () => unknown): string | undefined {
 }
 
 t.test('parse: keys trimmed at every level, values untouched, raw kept', async (t) => {
-  const parsed = parseJsonObject('{" code ":"206","data":{" time":" 2023 ","list":[{"a ":1}]}}', 1024);
+  const parsed = parseWsText('{" code ":"206","data":{" time":" 2023 ","list":[{"a ":1}]}}', 1024);
   t.same(parsed.message, { code: '206', data: { time: ' 2023 ', list: [{ a: 1 }] } });
   t.same(Object.keys(parsed.raw), [' code ', 'data']);
-  const clean = parseJsonObject('{"a":{"b":[1,{"c":2}]}}', 1024);
+  const clean = parseWsText('{"a":{"b":[1,{"c":2}]}}', 1024);
   t.equal(clean.message, clean.raw, 'nothing to trim: the same object, no copy');
-  t.same(parseJsonObject('\ufeff{"a":1}', 1024).message, { a: 1 }, 'a byte-order mark is dropped');
+  t.same(parseWsText('\ufeff{"a":1}', 1024).message, { a: 1 }, 'a byte-order mark is dropped');
 });
 
 t.test('parse: refusals and their reasons', async (t) => {
@@ -46,7 +47,7 @@ t.test('parse: refusals and their reasons', async (t) => {
     [`${'{"a":'.repeat(MAX_DEPTH + 1)}1${'}'.repeat(MAX_DEPTH + 1)}`, 'bad_message'],
     [`{"a":"${'x'.repeat(2000)}"}`, 'oversize'],
   ];
-  for (const [text, why] of cases) t.equal(reason(() => parseJsonObject(text, 1024)), why, text.slice(0, 40));
+  for (const [text, why] of cases) t.equal(reason(() => parseWsText(text, 1024)), why, text.slice(0, 40));
   t.equal(({} as Record<string, unknown>).admin, undefined, 'no prototype was touched');
   t.equal(reason(() => rawDataText(Buffer.from([0x7b, 0xff, 0x7d]))), 'bad_json', 'binary frames must be UTF-8');
   t.equal(rawDataText([Buffer.from('{"a"'), Buffer.from(':1}')]), '{"a":1}', 'fragments are joined');
