@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import type { AdapterMetrics } from './metrics.js';
 import type { Mappings } from './mappings.js';
 import type { OutputConfig, AnswerConfig } from './config.js';
+import type { AuthReason, ProtocolReason } from './errors.js';
 
 export type JsonObject = Record<string, unknown>;
 
@@ -100,8 +101,8 @@ export interface DeviceRegistry {
 }
 
 export interface BridgeEvents {
-  protocolError(reason: string, where?: { deviceId?: string; remote?: string }): void;
-  authFailed(reason: string, where?: { deviceId?: string; remote?: string }): void;
+  protocolError(reason: ProtocolReason, where?: { deviceId?: string; remote?: string }): void;
+  authFailed(reason: AuthReason, where?: { deviceId?: string; remote?: string }): void;
 }
 
 /** A validated command on its way to the device. */

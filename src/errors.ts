@@ -39,6 +39,13 @@ export class PortInUseError extends GatewayError {
   }
 }
 
+/** The broker could not be reached at start. */
+export class MqttConnectError extends GatewayError {
+  constructor(url: string, cause: unknown) {
+    super('G2M_ERR_MQTT', `cannot connect to the MQTT broker at ${url}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
 /** A message could not be handed over to the broker; the device gets its protocol's failure. */
 export class HandoverError extends GatewayError {
   constructor(message: string, options?: ErrorOptions) {
@@ -46,11 +53,55 @@ export class HandoverError extends GatewayError {
   }
 }
 
+/** Why device input was refused: the `reason` of a `protocol_error` on `bridge/event` and the
+ *  `reason` label of gate2mqtt_protocol_errors_total. A public contract, listed in the README:
+ *  add a token here, and there, rather than a new string at the place that refuses. */
+export type ProtocolReason =
+  // any adapter
+  | 'bad_json' // not JSON, not a JSON object, or not UTF-8
+  | 'unsafe_key' // a __proto__, constructor or prototype key
+  | 'bad_message' // a field the protocol requires is missing or of the wrong type; nesting past 64
+  | 'oversize' // larger than its bound
+  | 'bad_identity' // the device identity is missing or cannot be a topic level
+  | 'bad_name' // a message name that cannot be a topic level
+  | 'clock_skew' // the message's clock is too far from the gateway's
+  // qyzn
+  | 'bad_magic' // the bytes do not start a QYZN frame
+  | 'unknown_type' // a frame header with an unknown message type
+  | 'unknown_message' // a REQUEST the protocol does not have
+  | 'not_logged_in' // anything but register, login and heartbeat before login
+  | 'bad_register' // register without serial, mac, timestamp or sign
+  | 'bad_login' // login without uuid, timestamp or sign, or as another device on the connection
+  // wsdoor, wscam
+  | 'bad_frame' // a WebSocket frame that breaks the protocol
+  | 'identify_timeout' // no identifying message in time
+  | 'sn_mismatch' // a message naming another sn than its connection's
+  | 'not_registered' // wsdoor: a message before register
+  | 'unknown_code' // wsdoor: a code the protocol does not have
+  | 'unknown_operate' // wscam: an operate the protocol does not have
+  // gantry
+  | 'missing_md5' // no binfile-md5 header
+  | 'bad_md5' // binfile-md5 does not match the body
+  | 'rate_limited' // more uploads than gantry.maxRequestsPerMinute
+  | 'unknown_version' // a version the seeds do not have
+  | 'unknown_method' // a method that is not an upload
+  | 'missing_fields' // an upload without a field its method requires
+  | 'bad_request' // an HTTP request the server could not read
+  | 'bad_answer'; // a control answer that breaks the protocol (an HTTP error without a code)
+
+/** Why a device was refused for its credentials: the `reason` of an `auth_failed` event (its
+ *  metric label is `auth_failed`). */
+export type AuthReason =
+  | 'bad_sign' // qyzn: register or login sign does not match
+  | 'not_allowed' // not on the adapter's allow list
+  | 'clock_skew' // qyzn: register or login timestamp outside qyzn.maxClockSkewS
+  | 'login_timeout' // qyzn: no login within qyzn.loginTimeoutMs
+  | 'bad_auth'; // gantry: binfile-auth missing or wrong
+
 /** Input that breaks the protocol: bad JSON, oversize, unsafe keys, bad identity. */
 export class ProtocolError extends GatewayError {
-  /** Short reason for metrics and `bridge/event` (`bad_json`, `oversize`, ...). */
-  readonly reason: string;
-  constructor(reason: string, message: string) {
+  readonly reason: ProtocolReason;
+  constructor(reason: ProtocolReason, message: string) {
     super('G2M_ERR_PROTOCOL', message);
     this.reason = reason;
   }

@@ -11,7 +11,7 @@ import { EmbeddedBroker, type BrokerAddresses } from './broker.js';
 import { CommandRouter } from './commands.js';
 import type { AnswerConfig, GatewayConfig } from './config.js';
 import { Devices, type CoreServices } from './devices.js';
-import { GatewayError, PortInUseError } from './errors.js';
+import { MqttConnectError, PortInUseError } from './errors.js';
 import { createHttpServer } from './http.js';
 import { Mappings } from './mappings.js';
 import { Metrics } from './metrics.js';
@@ -114,7 +114,7 @@ export class Gateway {
     try {
       await link.start();
     } catch (err) {
-      throw new GatewayError('G2M_ERR_MQTT', `cannot connect to the MQTT broker at ${redactUrl(this.mqttUrl)}: ${(err as Error).message}`);
+      throw new MqttConnectError(redactUrl(this.mqttUrl), err);
     }
     this.metrics.mqttConnected.set(1);
     link.on('disconnect', () => this.metrics.mqttConnected.set(0));

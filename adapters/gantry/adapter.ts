@@ -231,7 +231,7 @@ export class GantryAdapter implements Adapter {
       const where = result.gantryId === undefined ? { remote } : { deviceId: result.gantryId, remote };
       // Every refusal is reported, 1005 included: it costs the sender a whole request, as a bad
       // MD5 does, so bridge/event grows no faster than the refused traffic itself.
-      if (result.code === Code.NO_RIGHT) this.context.events.authFailed(result.detail, where);
+      if (result.reason === 'bad_auth') this.context.events.authFailed(result.reason, where);
       else this.context.events.protocolError(result.reason, where);
       this.context.logger.debug({ ...where, code: result.code, reason: result.reason }, result.detail);
       return this.send(reply, result.code);
@@ -385,7 +385,7 @@ export class GantryAdapter implements Adapter {
     );
     // A gantry's own error code (1007, 1009) is an answer; an answer that breaks the protocol is
     // bad input like a bad upload, and is reported the same way besides the `device` reply.
-    if (problem === 'bad_auth') this.context.events.authFailed(answer.message ?? problem, where);
+    if (problem === 'bad_auth') this.context.events.authFailed(problem, where);
     else if (problem !== undefined) this.context.events.protocolError(problem, where);
     return answer;
   }

@@ -3,7 +3,7 @@
 // adapter feeds bytes and headers in and sends what comes out.
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
-import { ProtocolError } from '../../src/errors.js';
+import { ProtocolError, type ProtocolReason } from '../../src/errors.js';
 import { isObject, parseJson as parseSafeJson, trimKeys } from '../../src/json.js';
 import {
   CODE_MESSAGES,
@@ -102,8 +102,8 @@ export interface Upload {
 export type Refusal = {
   ok: false;
   code: BusinessCode;
-  /** Short reason for metrics and `bridge/event`. */
-  reason: string;
+  /** For metrics and `bridge/event`; `bad_auth` is an `auth_failed`. */
+  reason: ProtocolReason | 'bad_auth';
   detail: string;
   gantryId?: string;
 };
@@ -119,7 +119,7 @@ export interface CheckOptions {
   nowMs: number;
 }
 
-function refuse(code: BusinessCode, reason: string, detail: string, gantryId?: string): Refusal {
+function refuse(code: BusinessCode, reason: Refusal['reason'], detail: string, gantryId?: string): Refusal {
   return gantryId === undefined ? { ok: false, code, reason, detail } : { ok: false, code, reason, detail, gantryId };
 }
 
@@ -332,7 +332,7 @@ function numericCode(code: unknown): number | string | null {
 
 /** A control answer, and when the gantry broke the protocol in it (rather than answering an error
  *  code of its own), the reason to report on `bridge/event`. */
-export type DecodedAnswer = CommandAnswer & { problem?: string };
+export type DecodedAnswer = CommandAnswer & { problem?: ProtocolReason | 'bad_auth' };
 
 /** Maps a device's answer to a command onto CommandAnswer; a file goes to `media/{method}`. */
 export function decodeControlAnswer(

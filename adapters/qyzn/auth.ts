@@ -1,6 +1,7 @@
 // Register and login checks (4.2.2, 4.2.3; DESIGN "Protocol facts"), pure so they can be tested
 // without a socket. A failure names the result the device gets and the reason for bridge/event.
 import type { JsonObject } from '../../src/adapter.js';
+import type { AuthReason, ProtocolReason } from '../../src/errors.js';
 import { isValidTopicLevel } from '../../src/topics.js';
 import { Result } from './constants.js';
 import { derivePassword, deriveUuid, loginSign, registerSign, signMatches } from './sign.js';
@@ -13,7 +14,13 @@ export interface AuthOptions {
   now: () => number;
 }
 
-export type AuthOutcome<T> = ({ ok: true } & T) | { ok: false; result: number; reason: string; message: string };
+/** A refusal: for the credentials (`auth_failed`), or for malformed input (`protocol_error`). */
+export type Refusal = { ok: false; result: number; message: string } & (
+  | { kind: 'auth'; reason: AuthReason }
+  | { kind: 'protocol'; reason: ProtocolReason }
+);
+
+export type AuthOutcome<T> = ({ ok: true } & T) | Refusal;
 
 export interface Registration {
   serial: string;
@@ -61,8 +68,12 @@ function text(data: JsonObject, key: string): string | undefined {
   return undefined;
 }
 
-function fail(result: number, reason: string, message: string): { ok: false; result: number; reason: string; message: string } {
-  return { ok: false, result, reason, message };
+function fail(result: number, reason: ProtocolReason, message: string): Refusal {
+  return { ok: false, kind: 'protocol', result, reason, message };
+}
+
+function deny(result: number, reason: AuthReason, message: string): Refusal {
+  return { ok: false, kind: 'auth', result, reason, message };
 }
 
 function skewed(timestamp: string, options: AuthOptions): boolean {
@@ -79,9 +90,9 @@ export function checkRegister(data: JsonObject, options: AuthOptions): AuthOutco
     return fail(Result.INVALID_PARAMETER, 'bad_register', 'register lacks serial, mac, timestamp or sign');
   }
   if (!isValidTopicLevel(serial)) return fail(Result.INVALID_PARAMETER, 'bad_identity', `serial ${JSON.stringify(serial)} is not a valid device identity`);
-  if (!signMatches(registerSign(serial, mac, timestamp), data.sign)) return fail(Result.INVALID_PARAMETER, 'bad_sign', 'register sign does not match');
-  if (skewed(timestamp, options)) return fail(Result.INVALID_PARAMETER, 'clock_skew', `register timestamp ${timestamp} is too far from the gateway clock`);
-  if (!options.allow.allows(serial, mac)) return fail(Result.INVALID_PARAMETER, 'not_allowed', `serial ${serial} / mac ${mac} is not on the allow list`);
+  if (!signMatches(registerSign(serial, mac, timestamp), data.sign)) return deny(Result.INVALID_PARAMETER, 'bad_sign', 'register sign does not match');
+  if (skewed(timestamp, options)) return deny(Result.INVALID_PARAMETER, 'clock_skew', `register timestamp ${timestamp} is too far from the gateway clock`);
+  if (!options.allow.allows(serial, mac)) return deny(Result.INVALID_PARAMETER, 'not_allowed', `serial ${serial} / mac ${mac} is not on the allow list`);
   const uuid = deriveUuid(serial);
   return { ok: true, serial, mac, type: text(data, 'type'), uuid, passwd: derivePassword(options.secret, uuid) };
 }
@@ -97,10 +108,10 @@ export function checkLogin(data: JsonObject, options: AuthOptions, registered?: 
   // A wrong sign means the device holds credentials of another secret: "Unregistered" makes it
   // register again and fetch the current ones (4.2.3).
   if (!signMatches(loginSign(uuid, derivePassword(options.secret, uuid), timestamp), data.sign)) {
-    return fail(Result.UNREGISTERED, 'bad_sign', 'login sign does not match the derived password');
+    return deny(Result.UNREGISTERED, 'bad_sign', 'login sign does not match the derived password');
   }
-  if (skewed(timestamp, options)) return fail(Result.INVALID_PARAMETER, 'clock_skew', `login timestamp ${timestamp} is too far from the gateway clock`);
+  if (skewed(timestamp, options)) return deny(Result.INVALID_PARAMETER, 'clock_skew', `login timestamp ${timestamp} is too far from the gateway clock`);
   const mac = registered?.uuid === uuid ? registered.mac : undefined;
-  if (!options.allow.allows(uuid, mac)) return fail(Result.UNREGISTERED, 'not_allowed', `uuid ${uuid} is not on the allow list`);
+  if (!options.allow.allows(uuid, mac)) return deny(Result.UNREGISTERED, 'not_allowed', `uuid ${uuid} is not on the allow list`);
   return { ok: true, deviceId: uuid, version: text(data, 'version') };
 }

@@ -4,13 +4,13 @@ import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle, DeviceSession, DisconnectReason, JsonObject } from '../../src/adapter.js';
-import { HandoverError, OfflineError, ProtocolError } from '../../src/errors.js';
+import { HandoverError, OfflineError, ProtocolError, type ProtocolReason } from '../../src/errors.js';
 import { Inbox } from '../../src/inbox.js';
 import { PendingCommands } from '../../src/pending.js';
 import { isValidTopicLevel } from '../../src/topics.js';
 import { holdUntilTurnEnds } from '../../src/writes.js';
 import { commandAnswer } from './answers.js';
-import { checkLogin, checkRegister, type AuthOptions, type Registration } from './auth.js';
+import { checkLogin, checkRegister, type AuthOptions, type Refusal, type Registration } from './auth.js';
 import { decodeMessage, decodeResponse, type MessageBody } from './body.js';
 import type { QyznConfig } from './config.js';
 import { MAX_RESENDS, MISSED_HEARTBEATS, MsgType, Result, isMessageName, resultDesc } from './constants.js';
@@ -23,8 +23,6 @@ import type { Versions } from './tables.js';
 const MAX_IN_FLIGHT = 32;
 /** How long a closing connection may flush its last answer (logout) before it is cut. */
 const CLOSE_GRACE_MS = 2000;
-/** Failed checks that are about credentials (auth_failed), not about malformed input. */
-const AUTH_REASONS: ReadonlySet<string> = new Set(['bad_sign', 'not_allowed', 'clock_skew']);
 
 export interface ConnectionEnv extends HandlerEnv {
   readonly context: AdapterContext<QyznConfig>;
@@ -229,9 +227,9 @@ export class QyznConnection implements DeviceSession, SessionPort {
     return info;
   }
 
-  private refused(outcome: { result: number; reason: string; message: string }, claimed: unknown): Reply {
+  private refused(outcome: Refusal, claimed: unknown): Reply {
     const where = isValidTopicLevel(claimed) ? { deviceId: claimed, remote: this.remote } : { remote: this.remote };
-    if (AUTH_REASONS.has(outcome.reason)) this.env.context.events.authFailed(outcome.reason, where);
+    if (outcome.kind === 'auth') this.env.context.events.authFailed(outcome.reason, where);
     else this.env.context.events.protocolError(outcome.reason, where);
     this.logger.warn({ reason: outcome.reason, claimed: typeof claimed === 'string' ? claimed.slice(0, 64) : undefined }, outcome.message);
     return { result: outcome.result };
@@ -308,7 +306,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
     else this.logger.error({ err }, 'unexpected error on a device message');
   }
 
-  private reportReason(reason: string, message: string): void {
+  private reportReason(reason: ProtocolReason, message: string): void {
     const deviceId = this.deviceId;
     this.env.context.events.protocolError(reason, deviceId ? { deviceId, remote: this.remote } : { remote: this.remote });
     this.logger.warn({ reason }, message);

@@ -4,7 +4,7 @@
 // thrown: once the byte stream is broken the parser stays failed, since nothing after a bad header
 // can be trusted to start on a frame boundary. JSON bodies are decoded apart (body.ts), because a
 // well-framed REQUEST with a broken body must still be answerable (result 104).
-import { ProtocolError } from '../../src/errors.js';
+import { ProtocolError, type ProtocolReason } from '../../src/errors.js';
 import { HEADER_SIZE, MAGIC, Offset, isMsgType, type MsgType } from './constants.js';
 
 export interface FrameHeader {
@@ -141,7 +141,7 @@ export class FrameParser {
     this.#state = 'header';
   }
 
-  #fail(reason: string, message: string): void {
+  #fail(reason: ProtocolReason, message: string): void {
     this.#error = new ProtocolError(reason, message);
     this.#state = 'failed';
     this.#headerFill = 0;

@@ -12,7 +12,7 @@ import type {
   DisconnectReason,
   JsonObject,
 } from '../../src/adapter.js';
-import { CommandError, ProtocolError } from '../../src/errors.js';
+import { CommandError, ProtocolError, type ProtocolReason } from '../../src/errors.js';
 import type { WsListenerConfig } from './config.js';
 import type { CorrelationIds } from './ids.js';
 import { topicLevelProblem } from '../../src/topics.js';
@@ -76,7 +76,7 @@ export function dispatch<M extends { kind: string }>(table: HandlerTable<M>, mes
 
 export type Admission =
   | { ok: true; deviceId: string }
-  | { ok: false; reason: string; message: string; /** answer, then close the connection */ close: boolean };
+  | { ok: false; reason: ProtocolReason | 'not_allowed'; message: string; /** answer, then close the connection */ close: boolean };
 
 export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> implements DeviceSession, WsPeer {
   protected handle: DeviceHandle | undefined;
@@ -153,16 +153,15 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     const sn = identityOf(value);
     const problem = sn === undefined ? 'is missing or not a string' : topicLevelProblem(sn);
     if (sn === undefined || problem !== undefined) {
-      const reason = sn === undefined ? 'missing_identity' : 'invalid_identity';
-      return this.refused(reason, `sn ${problem ?? ''}`.trim(), false);
+      return this.refused('bad_identity', `sn ${problem ?? ''}`.trim(), false);
     }
     if (this.deviceId !== undefined && sn !== this.deviceId) {
       return this.refused('sn_mismatch', `this connection belongs to sn ${this.deviceId}`, false);
     }
     if (!this.env.allowList.allows(sn)) {
-      this.env.context.events.authFailed('sn_not_allowed', { deviceId: sn, remote: this.remote });
+      this.env.context.events.authFailed('not_allowed', { deviceId: sn, remote: this.remote });
       this.logger.debug({ sn }, 'sn is not in the allow-list');
-      return { ok: false, reason: 'sn_not_allowed', message: `sn ${sn} is not allowed here`, close: true };
+      return { ok: false, reason: 'not_allowed', message: `sn ${sn} is not allowed here`, close: true };
     }
     return { ok: true, deviceId: sn };
   }
@@ -185,7 +184,7 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     return handle;
   }
 
-  protected protocolError(reason: string, message: string): void {
+  protected protocolError(reason: ProtocolReason, message: string): void {
     this.env.context.events.protocolError(reason, { deviceId: this.deviceId, remote: this.remote });
     this.logger.debug({ reason }, message);
   }
@@ -217,7 +216,7 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     return reply;
   }
 
-  private refused(reason: string, message: string, close: boolean): Admission {
+  private refused(reason: ProtocolReason, message: string, close: boolean): Admission {
     this.protocolError(reason, message);
     return { ok: false, reason, message, close };
   }

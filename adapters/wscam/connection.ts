@@ -33,7 +33,7 @@ type Upload = Extract<Request, { kind: 'heartbeat' | 'upload_snapshot' }>;
 
 const ADMISSION_RET: Record<string, number> = {
   sn_mismatch: Ret.snMismatch,
-  sn_not_allowed: Ret.notAllowed,
+  not_allowed: Ret.notAllowed,
 };
 
 const ANSWER_NAMES: ReadonlySet<string> = new Set(COMMANDS.map((name) => `${name}${RSP_SUFFIX}`));

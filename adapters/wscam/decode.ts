@@ -1,6 +1,7 @@
 // Reading wscam messages: what a camera sends the gateway (`decodeDeviceMessage`, `checkTimestamp`,
 // `commandAnswer`). A camera's side is sim/wscam/codec.ts. Pure functions.
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
+import type { ProtocolReason } from '../../src/errors.js';
 import { isObject } from '../../src/json.js';
 import {
   ANSWER_KEYS,
@@ -42,7 +43,7 @@ export type DeviceMessage =
   | ({ kind: 'upload_snapshot'; data: JsonObject } & Upload)
   | ({ kind: 'unknown' } & Upload)
   /** Unreadable as a request; `answer` is what a refusal can echo, when there is an operate. */
-  | { kind: 'invalid'; name: string; reason: string; message: string; answer?: { operate: string; requestId: unknown; sn: unknown } };
+  | { kind: 'invalid'; name: string; reason: ProtocolReason; message: string; answer?: { operate: string; requestId: unknown; sn: unknown } };
 
 export type DeviceMessageKind = DeviceMessage['kind'];
 
@@ -101,7 +102,7 @@ export function decodeDeviceMessage(message: JsonObject, isPending: (requestId: 
 
 export interface Refusal {
   ret: number;
-  reason: string;
+  reason: ProtocolReason;
   message: string;
 }
 

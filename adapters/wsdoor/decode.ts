@@ -1,6 +1,7 @@
 // Reading wsdoor messages: what a terminal sends the gateway (`decodeDeviceMessage`, `commandAnswer`).
 // A terminal's side is sim/wsdoor/codec.ts. Pure functions.
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
+import type { ProtocolReason } from '../../src/errors.js';
 import { isObject } from '../../src/json.js';
 import { Code, IMAGE_PATH, INFO_FIELDS, SUCCESS_CODES } from './constants.js';
 
@@ -21,7 +22,7 @@ export type DeviceMessage =
   | { kind: 'heartbeat'; data: unknown }
   | { kind: 'realtimeEvent'; eventid: string; data: JsonObject }
   /** Refused with code 500; `name` is what the metrics call it. */
-  | { kind: 'invalid'; name: string; reason: string; message: string };
+  | { kind: 'invalid'; name: string; reason: ProtocolReason; message: string };
 
 export type DeviceMessageKind = DeviceMessage['kind'];
 
@@ -39,7 +40,7 @@ export function normalizeId(value: unknown): string | undefined {
   return undefined;
 }
 
-function invalid(name: string, reason: string, message: string): DeviceMessage {
+function invalid(name: string, reason: ProtocolReason, message: string): DeviceMessage {
   return { kind: 'invalid', name, reason, message };
 }
 
@@ -56,7 +57,7 @@ export function decodeDeviceMessage(message: JsonObject, isPending: (commandId: 
   const data = message.data;
   switch (code) {
     case Code.register: {
-      if (!isObject(data)) return invalid('register', 'missing_identity', 'register without a data object');
+      if (!isObject(data)) return invalid('register', 'bad_identity', 'register without a data object');
       const info: JsonObject = {};
       for (const field of INFO_FIELDS) if (data[field] !== undefined) info[field] = data[field];
       return { kind: 'register', sn: data.sn, info };

@@ -190,7 +190,9 @@ t.test('each refusal, from a real HTTP request: its own code, a bridge/event and
   for (const c of cases) {
     const before = await metric(httpUrl, 'gate2mqtt_protocol_errors_total', { adapter: 'gantry', reason: c.reason });
     t.same((await c.send()).body, { code: c.code, msg: c.msg }, `${c.what}: ${c.code}`);
-    const event = await inbox.json(`${base}/bridge/event`, (e) => e.type === c.type && (c.type === 'auth_failed' || e.reason === c.reason));
+    // An auth_failed event says why (bad_auth); its metric label is auth_failed.
+    const reason = c.type === 'auth_failed' ? 'bad_auth' : c.reason;
+    const event = await inbox.json(`${base}/bridge/event`, (e) => e.type === c.type && e.reason === reason);
     t.match(event, { adapter: 'gantry', remote: /^127\.0\.0\.1:\d+$/ }, `${c.what}: ${c.type} on bridge/event`);
     t.equal(await metric(httpUrl, 'gate2mqtt_protocol_errors_total', { adapter: 'gantry', reason: c.reason }), before + 1, `${c.what}: counted`);
   }

@@ -80,7 +80,7 @@ t.test('messages the terminal should not send are refused with a reason', async 
     [{ code: 'abc' }, 'bad_message'],
     [{ code: '999', data: {} }, 'unknown_code'],
     [{ code: '200', data: '' }, 'unknown_code'],
-    [{ code: '205', data: 'x' }, 'missing_identity'],
+    [{ code: '205', data: 'x' }, 'bad_identity'],
     [{ code: '207', data: { type: '1' } }, 'bad_message'],
     [{ code: '207' }, 'bad_message'],
   ];
