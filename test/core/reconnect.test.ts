@@ -1,4 +1,5 @@
 import t from 'tap';
+import { Commands } from '../helpers/commands.js';
 import { connectClient, externalBroker, startGateway, until } from '../helpers/harness.js';
 import { CuttableLink, restartableBroker } from '../helpers/brokers.js';
 import { EchoDevice, echoAdapter } from '../helpers/echo-adapter.js';
@@ -34,15 +35,17 @@ t.test('while the broker is unreachable a device message fails fast; commands qu
   t.teardown(() => device.close());
   const inbox = await connectClient(t, url);
   await inbox.subscribe([`${base}/echo/dev-7/command/ping/reply`, `${base}/echo/dev-7/event/+`, `${base}/bridge/state`]);
+  const commands = new Commands(t, inbox, base);
 
   await proxy.cut();
   await until(() => !gateway.ready, 'the gateway noticing the broker is gone');
   device.send({ event: 'alarm', data: { level: 3 } });
   t.same(await device.next(), { ack: 'alarm', ok: false }, 'the device hears the failure, and retries by its own protocol');
-  await inbox.client.publishAsync(`${base}/echo/dev-7/command/ping`, JSON.stringify({ id: 'queued', data: { n: 3 } }), { qos: 1 });
+  const queued = await commands.publish('echo', 'dev-7', 'ping', { id: 'queued', data: { n: 3 } });
 
   await proxy.open();
-  t.match(await inbox.json(`${base}/echo/dev-7/command/ping/reply`, undefined, 20_000), { id: 'queued', ok: true, data: { echo: { n: 3 } } });
+  t.match((await queued.reply(20_000)).reply, { id: 'queued', ok: true, data: { echo: { n: 3 } } });
+  await commands.settle('echo', 'dev-7');
   device.send({ event: 'alarm', data: { level: 3 } });
   t.same(await device.next(), { ack: 'alarm', ok: true });
   t.match(await inbox.json(`${base}/echo/dev-7/event/alarm`), { data: { level: 3 } });

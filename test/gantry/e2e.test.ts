@@ -9,6 +9,7 @@ import type { AdapterFactory } from '../../src/adapter.js';
 import { loadConfig } from '../../src/config.js';
 import type { AdapterDefinition } from '../../src/gateway.js';
 import { connectClient, externalBroker, startGateway, until, type Inbox } from '../helpers/harness.js';
+import { Commands } from '../helpers/commands.js';
 import { CuttableLink } from '../helpers/brokers.js';
 import { GantryAdapter } from '../../adapters/gantry/adapter.js';
 import type { GantryConfig } from '../../adapters/gantry/config.js';
@@ -57,10 +58,10 @@ async function setup(
   const httpUrl = started.httpUrl;
   sim.setUploadUrl(`${httpUrl}/monitor.do`);
   const topic = (gantryId: string, rest: string): string => `${started.base}/gantry/${gantryId}/${rest}`;
+  const commands = new Commands(t, inbox, started.base);
   const command = async (gantryId: string, name: string, payload: Json): Promise<Json> => {
     const id = `c-${Math.random().toString(36).slice(2)}`;
-    await inbox.client.publishAsync(topic(gantryId, `command/${name}`), JSON.stringify({ id, ...payload }), { qos: 1 });
-    return inbox.json(topic(gantryId, `command/${name}/reply`), (r) => r.id === id);
+    return (await commands.send('gantry', gantryId, name, { id, ...payload })) as unknown as Json;
   };
   return { base: started.base, mqttUrl: started.mqttUrl, httpUrl, inbox, sim, adapter: adapter as GantryAdapter, topic, command };
 }

@@ -90,18 +90,35 @@ export async function startGateway(
 export class Inbox {
   readonly client: MqttClient;
   private readonly messages: Array<{ topic: string; payload: Buffer; packet: IPublishPacket }> = [];
+  /** Every message received, taken or not: what a check over the whole test (one reply per
+   *  command) reads. */
+  private readonly received: Array<{ topic: string; payload: Buffer }> = [];
+  private readonly filters: string[] = [];
   private readonly waiters = new Set<() => void>();
 
   constructor(client: MqttClient) {
     this.client = client;
     client.on('message', (topic, payload, packet) => {
       this.messages.push({ topic, payload, packet });
+      this.received.push({ topic, payload });
       for (const wake of this.waiters) wake();
     });
   }
 
   async subscribe(filter: string | string[]): Promise<void> {
     await this.client.subscribeAsync(filter, { qos: 1 });
+    this.filters.push(...(Array.isArray(filter) ? filter : [filter]));
+  }
+
+  /** Whether a subscription of this inbox matches `topic`. Subscribing again to a topic already
+   *  matched would get its messages twice (Mosquitto sends one copy per matching subscription). */
+  covers(topic: string): boolean {
+    return this.filters.some((filter) => topicMatches(filter, topic));
+  }
+
+  /** Every message received so far (taken ones included) whose topic `accept` takes. */
+  history(accept: (topic: string) => boolean): Array<{ topic: string; payload: Buffer }> {
+    return this.received.filter((m) => accept(m.topic));
   }
 
   /** The first message (old or new) on `topic` that `accept` takes; removed from the inbox. */
@@ -143,6 +160,17 @@ export class Inbox {
   unread(topic: string): number {
     return this.messages.filter((m) => m.topic === topic).length;
   }
+}
+
+/** MQTT topic-filter matching: `+` one level, `#` the rest. */
+export function topicMatches(filter: string, topic: string): boolean {
+  const parts = filter.split('/');
+  const levels = topic.split('/');
+  for (let i = 0; i < parts.length; i++) {
+    if (parts[i] === '#') return true;
+    if (i >= levels.length || (parts[i] !== '+' && parts[i] !== levels[i])) return false;
+  }
+  return parts.length === levels.length;
 }
 
 export async function connectClient(t: Teardown, url: string, options: IClientOptions = {}): Promise<Inbox> {

@@ -14,12 +14,18 @@ import { CamSimulator, type CamSimulatorOptions } from '../../sim/wscam/simulato
 import { createWsdoorAdapter } from '../../adapters/wsdoor/adapter.js';
 import type { WsdoorConfig } from '../../adapters/wsdoor/config.js';
 import { DoorSimulator, type DoorSimulatorOptions } from '../../sim/wsdoor/simulator.js';
+import { Commands, type Reply } from './commands.js';
 import { connectClient, DEADLINE_MS, startGateway, testConfig, within, type Inbox, type Started, type Teardown } from './harness.js';
 
+export type { Reply };
+
 export interface WsGateway extends Started {
+  definitionId: string;
   /** The adapter's listener, on an arbitrary path (devices may use any). */
   url: string;
   inbox: Inbox;
+  /** Commands over MQTT, each checked for exactly one reply. */
+  commands: Commands;
   /** `{base}/{adapter}/{sn}/{rest}` */
   topic(sn: string, rest: string): string;
   /** gate2mqtt_protocol_errors_total of the adapter for `reason`, from /metrics. */
@@ -38,8 +44,10 @@ export async function startWsGateway(
   await inbox.subscribe(`${started.base}/#`);
   return {
     ...started,
+    definitionId: id,
     url: `${scheme}://${started.gateway.addresses().adapters[id] as string}/any/path`,
     inbox,
+    commands: new Commands(t, inbox, started.base),
     topic: (sn, rest) => `${started.base}/${id}/${sn}/${rest}`,
     metric: async (reason) => {
       const text = await (await fetch(`${started.httpUrl}/metrics`)).text();
@@ -83,22 +91,9 @@ export async function startWscam(t: Teardown, adapter: DeepPartial<WscamConfig> 
   return { ...g, camera: (sn, options = {}) => device(t, new CamSimulator({ url: g.url, sn, autoHeartbeat: false, answerTimeoutMs: DEADLINE_MS, ...options })) };
 }
 
-/** A command's reply as the gateway publishes it. */
-export interface Reply {
-  id: string;
-  ok: boolean;
-  code: unknown;
-  message: unknown;
-  data: unknown;
-  error: { type: string; message: string } | null;
-}
-
-/** Publishes a command over MQTT and resolves with its reply (the one with the same id). */
-export async function command(g: WsGateway, sn: string, name: string, body: JsonObject): Promise<Reply> {
-  const id = typeof body.id === 'string' ? body.id : undefined;
-  const reply = g.inbox.json(g.topic(sn, `command/${name}/reply`), (r) => id === undefined || r.id === id);
-  await g.inbox.client.publishAsync(g.topic(sn, `command/${name}`), JSON.stringify(body), { qos: 1 });
-  return (await reply) as unknown as Reply;
+/** Publishes a command over MQTT and resolves with its reply, once no second reply came. */
+export function command(g: WsGateway, sn: string, name: string, body: JsonObject): Promise<Reply> {
+  return g.commands.send(g.definitionId, sn, name, body);
 }
 
 /** The next bridge/event of `type` (and `reason`). */

@@ -107,17 +107,27 @@ t.test('answers are matched by seq, whatever their order', async (t) => {
   t.equal((await r.command('SN-SEQ', 'record_clear', {})).ok, true);
 });
 
+t.test('an answer after the timeout is no second reply', async (t) => {
+  const r = await rig(t);
+  const sim = r.device('SN-LATE');
+  await sim.start();
+  sim.answerWith('open_door', 'silent');
+  t.match(await r.command('SN-LATE', 'open_door', { timeoutMs: 200 }), { ok: false, error: { type: 'timeout' } });
+  const asked = await sim.nextCommand('open_door');
+  // The late answer, then the next command's, on one connection: a reply made of the late one would
+  // be published before the next one's (r.command checks that no command got two).
+  sim.sendRaw(encodeResponse({ version: 3, seq: asked.seq }, { result: 0, desc: 'Success', data: {} }));
+  sim.answerWith('open_door', 'answer');
+  t.match(await r.command('SN-LATE', 'open_door', {}), { ok: true });
+});
+
 t.test('an MQTT 5 command with a response topic is answered there, with its correlation data', async (t) => {
   const r = await rig(t);
   const sim = r.device('SN-RR');
   await sim.start();
   const replies = `${r.base}/my/replies`;
-  await r.inbox.client.publishAsync(r.topic('SN-RR', 'command/get_configs'), JSON.stringify({ data: { groupKey: ['version'] } }), {
-    qos: 1,
-    properties: { responseTopic: replies, correlationData: Buffer.from('corr-1') },
-  });
-  const { payload, packet } = await r.inbox.take(replies);
-  t.match(JSON.parse(payload.toString()), { ok: true, data: { items: [{ groupKey: 'version', devType: 'ZG01-C' }] } });
+  const { reply, packet } = await r.commands.sendTaking('qyzn', 'SN-RR', 'get_configs', { data: { groupKey: ['version'] } }, { responseTopic: replies, correlationData: Buffer.from('corr-1') });
+  t.match(reply, { ok: true, data: { items: [{ groupKey: 'version', devType: 'ZG01-C' }] } });
   t.same(packet.properties?.correlationData, Buffer.from('corr-1'));
 });
 
