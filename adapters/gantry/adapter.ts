@@ -23,22 +23,12 @@ import {
   type BusinessCode,
   type UploadMethod,
 } from './constants.js';
-import {
-  RateLimiter,
-  answerBody,
-  cardAnswer,
-  cardAnswerFromPlatform,
-  checkUpload,
-  currentCardVersion,
-  decodeControlAnswer,
-  encodeControlRequest,
-  md5Hex,
-  parseJson,
-  parseWhitelist,
-  type Upload,
-  type Whitelist,
-} from './protocol.js';
+import { checkUpload, decodeControlAnswer, parseJson, type Upload } from './decode.js';
+import { answerBody, encodeControlRequest } from './encode.js';
+import { RateLimiter } from './rate.js';
+import { md5Hex } from './sign.js';
 import { FieldTyper, type Quality, type Typed } from './typing.js';
+import { cardAnswer, cardAnswerFromPlatform, currentCardVersion, parseWhitelist, type Whitelist } from './whitelist.js';
 
 /** What a gantry's latest accepted upload taught: sent back with its commands. */
 interface LastUpload {
