@@ -25,6 +25,16 @@ export interface GantryConfig {
   gantries: Record<string, GantryOverride>;
 }
 
+/** What one gantry sets apart from the defaults, if anything. */
+export function overrideOf(config: Readonly<GantryConfig>, gantryId: string): GantryOverride | undefined {
+  return Object.hasOwn(config.gantries, gantryId) ? config.gantries[gantryId] : undefined;
+}
+
+/** The binfile-auth expected from and sent to a gantry. */
+export function authOf(config: Readonly<GantryConfig>, gantryId: string): string {
+  return overrideOf(config, gantryId)?.auth ?? config.auth;
+}
+
 function isUrlTemplate(value: unknown): boolean {
   if (typeof value !== 'string') return false;
   try {

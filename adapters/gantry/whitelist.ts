@@ -1,7 +1,8 @@
 // The door-card whitelist of queryAndGetCardInfo: reading a whitelist (held retained on MQTT or
-// answered by the platform) and the answer a gantry gets from it.
+// answered by the platform), holding the retained ones, and the answer a gantry gets from either.
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject, trimKeys } from '../../src/json.js';
+import { parseJson } from './decode.js';
 
 export interface CardInfo {
   cardId: string;
@@ -37,6 +38,28 @@ export function parseWhitelist(value: unknown): Whitelist {
     return { cardId, validTime, invalidTime };
   });
   return { latestVersion, cardInfos };
+}
+
+/** The whitelists held retained on `{base}/gantry/{gantryId}/whitelist`, by gantry. */
+export class Whitelists {
+  private readonly held = new Map<string, Whitelist>();
+
+  /** Holds (or, with an empty payload, drops) the card whitelist of a gantry. Throws when the
+   *  payload is not a whitelist. */
+  hold(gantryId: string, payload: unknown): void {
+    const empty = payload === undefined || payload === null || payload === '' || (Buffer.isBuffer(payload) && payload.length === 0);
+    if (empty) {
+      this.held.delete(gantryId);
+      return;
+    }
+    const value = typeof payload === 'string' || Buffer.isBuffer(payload) ? parseJson(payload) : payload;
+    this.held.set(gantryId, parseWhitelist(value));
+  }
+
+  /** The whitelist held for a gantry, if any (what its next queryAndGetCardInfo is answered from). */
+  get(gantryId: string): Readonly<Whitelist> | undefined {
+    return this.held.get(gantryId);
+  }
 }
 
 /** The device writes 0 when it has no list yet; an unreadable version is treated the same way. */
