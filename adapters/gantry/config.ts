@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/errors.js';
 import { topicLevelProblem } from '../../src/topics.js';
 
 /** What one gantry may set apart from the defaults. */
-export interface GantryOverride {
+interface GantryOverride {
   /** binfile-auth expected from and sent to this gantry. */
   auth?: string;
   /** Control URL of this gantry ({ip} and {gantryId} are filled in); makes it reachable without uploads. */

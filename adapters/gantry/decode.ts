@@ -29,7 +29,7 @@ export interface Upload {
   md5: string;
 }
 
-export type Refusal = {
+type Refusal = {
   ok: false;
   code: BusinessCode;
   /** Short reason for metrics and `bridge/event`. */
@@ -37,7 +37,7 @@ export type Refusal = {
   detail: string;
   gantryId?: string;
 };
-export type CheckResult = { ok: true; upload: Upload } | Refusal;
+type CheckResult = { ok: true; upload: Upload } | Refusal;
 
 export interface CheckOptions {
   typer: FieldTyper;
@@ -144,7 +144,7 @@ function numericCode(code: unknown): number | string | null {
 
 /** A control answer, and when the gantry broke the protocol in it (rather than answering an error
  *  code of its own), the reason to report on `bridge/event`. */
-export type DecodedAnswer = CommandAnswer & { problem?: string };
+type DecodedAnswer = CommandAnswer & { problem?: string };
 
 /** Maps a device's answer to a command onto CommandAnswer; a file goes to `media/{method}`. */
 export function decodeControlAnswer(

@@ -19,7 +19,7 @@ function stringify(value: unknown): unknown {
   return value;
 }
 
-export function commandData(method: string, data: JsonObject, timeZone: string): JsonObject {
+function commandData(method: string, data: JsonObject, timeZone: string): JsonObject {
   const out = stringify(data) as JsonObject;
   // An event gives door times as ISO 8601; the device looks them up by its own wall clock.
   if (method === 'getCabinetImageVedio' && typeof out.doorOpenTime === 'string' && isIsoInstant(out.doorOpenTime)) {
@@ -28,7 +28,7 @@ export function commandData(method: string, data: JsonObject, timeZone: string):
   return out;
 }
 
-export interface ControlRequest {
+interface ControlRequest {
   body: Buffer;
   headers: Record<string, string>;
 }

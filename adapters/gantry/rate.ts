@@ -8,7 +8,8 @@ export class RateLimiter {
     private readonly maxKeys = 10_000,
   ) {}
 
-  allow(key: string, nowMs: number, perMinute = this.perMinute): boolean {
+  allow(key: string, nowMs: number): boolean {
+    const { perMinute } = this;
     if (perMinute <= 0) return true;
     const bucket = this.buckets.get(key) ?? { tokens: perMinute, at: nowMs };
     bucket.tokens = Math.min(perMinute, bucket.tokens + ((nowMs - bucket.at) * perMinute) / 60_000);

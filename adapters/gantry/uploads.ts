@@ -28,7 +28,7 @@ export interface UploadAnswer {
 }
 
 /** What the uploads share with the rest of the adapter. */
-export interface UploadParts {
+interface UploadParts {
   typer: FieldTyper;
   limiter: RateLimiter;
   /** Written here, read by the control client. */

@@ -4,7 +4,7 @@ import type { JsonObject } from '../../src/adapter.js';
 import { isObject, trimKeys } from '../../src/json.js';
 import { parseJson } from './decode.js';
 
-export interface CardInfo {
+interface CardInfo {
   cardId: string;
   validTime: string;
   invalidTime: string;
