@@ -1,10 +1,11 @@
 import type { Schema } from 'convict';
 import { answerSchema, MiB, type AnswerConfig } from '../../src/config-kit.js';
 import { ConfigError } from '../../src/errors.js';
+import { CONTROL_PATH, DEFAULT_CONTROL_PORT } from './constants.js';
 import { topicLevelProblem } from '../../src/topics.js';
 
 /** What one gantry may set apart from the defaults. */
-export interface GantryOverride {
+interface GantryOverride {
   /** binfile-auth expected from and sent to this gantry. */
   auth?: string;
   /** Control URL of this gantry ({ip} and {gantryId} are filled in); makes it reachable without uploads. */
@@ -23,6 +24,16 @@ export interface GantryConfig {
   maxRequestsPerMinute: number;
   maxAnswerBytes: number;
   gantries: Record<string, GantryOverride>;
+}
+
+/** What one gantry sets apart from the defaults, if anything. */
+export function overrideOf(config: Readonly<GantryConfig>, gantryId: string): GantryOverride | undefined {
+  return Object.hasOwn(config.gantries, gantryId) ? config.gantries[gantryId] : undefined;
+}
+
+/** The binfile-auth expected from and sent to a gantry. */
+export function authOf(config: Readonly<GantryConfig>, gantryId: string): string {
+  return overrideOf(config, gantryId)?.auth ?? config.auth;
 }
 
 function isUrlTemplate(value: unknown): boolean {
@@ -81,7 +92,7 @@ export const gantryConfigSchema: Schema<GantryConfig> = {
   controlUrl: {
     doc: 'URL template for control requests to a gantry; {ip} (learned from its uploads) and {gantryId} are filled in.',
     format: controlUrlFormat,
-    default: 'http://{ip}:3699/remotecontrol.do',
+    default: `http://{ip}:${DEFAULT_CONTROL_PORT}${CONTROL_PATH}`,
     env: 'GATE2MQTT_GANTRY_CONTROL_URL',
   },
   auth: {

@@ -22,8 +22,6 @@ export const ERROR_WORDS: readonly string[] = ['NoData', 'GetFailed', 'NotSuppor
 export const UPLOAD_METHODS = ['computerStatusUpdate', 'cabinetStatusUpdate', 'queryAndGetCardInfo'] as const;
 export type UploadMethod = (typeof UPLOAD_METHODS)[number];
 
-export const COMMAND_METHODS = ['computerControl', 'cabinetControl', 'getCabinetImageVedio'] as const;
-export type CommandMethod = (typeof COMMAND_METHODS)[number];
 
 /** Business codes of §1.7; every answer carries them as strings, as in the seeds' examples. */
 export const Code = {

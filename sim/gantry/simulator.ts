@@ -1,7 +1,7 @@
 // A fleet of simulated ETC gantries for tests, demos and load: each uploads the messages of its
 // edition (v0.37 or v1.03) to /monitor.do, and one control server answers /remotecontrol.do for all
 // of them as a cabinet would. What a gantry sends and answers is written from the seeds here, apart
-// from the adapter's reading of them (protocol.ts, typing.ts), so a misreading shared by both ends
+// from the adapter's reading of them (decode.ts, typing.ts), so a misreading shared by both ends
 // does not hide itself in the tests; only the constants, code tables and the body MD5 are shared.
 import { EventEmitter, once } from 'node:events';
 import { Agent as HttpAgent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -18,7 +18,7 @@ import {
   UPLOAD_METHODS,
   type UploadMethod,
 } from '../../adapters/gantry/constants.js';
-import { md5Hex } from '../../adapters/gantry/protocol.js';
+import { md5Hex } from '../../adapters/gantry/sign.js';
 import { TINY_JPEG } from '../common/jpeg.js';
 
 type Json = Record<string, unknown>;

@@ -2,21 +2,11 @@ import t from 'tap';
 import { createHash } from 'node:crypto';
 import { Mappings } from '../../src/mappings.js';
 import { FieldTyper } from '../../adapters/gantry/typing.js';
-import {
-  RateLimiter,
-  answerBody,
-  attachmentFilename,
-  cardAnswer,
-  cardAnswerFromPlatform,
-  checkUpload,
-  decodeControlAnswer,
-  encodeControlRequest,
-  md5Matches,
-  parseWhitelist,
-  secretMatches,
-  type CheckOptions,
-  type ControlResponse,
-} from '../../adapters/gantry/protocol.js';
+import { attachmentFilename, checkUpload, decodeControlAnswer, type CheckOptions, type ControlResponse } from '../../adapters/gantry/decode.js';
+import { answerBody, encodeControlRequest } from '../../adapters/gantry/encode.js';
+import { RateLimiter } from '../../adapters/gantry/rate.js';
+import { md5Matches, secretMatches } from '../../adapters/gantry/sign.js';
+import { cardAnswer, cardAnswerFromPlatform, parseWhitelist } from '../../adapters/gantry/whitelist.js';
 import { seedJson, seedText } from './fixtures/seeds.js';
 
 const typer = new FieldTyper(new Mappings('gantry').read('fields'), 'Asia/Shanghai');

@@ -8,17 +8,10 @@ import type { AddressInfo } from 'node:net';
 import { Mappings } from '../../src/mappings.js';
 import { ROOT } from '../../src/paths.js';
 import { FieldTyper } from '../../adapters/gantry/typing.js';
-import {
-  answerBody,
-  cardAnswer,
-  checkUpload,
-  currentCardVersion,
-  decodeControlAnswer,
-  encodeControlRequest,
-  md5Hex,
-  type Upload,
-  type Whitelist,
-} from '../../adapters/gantry/protocol.js';
+import { checkUpload, decodeControlAnswer, type Upload } from '../../adapters/gantry/decode.js';
+import { answerBody, encodeControlRequest } from '../../adapters/gantry/encode.js';
+import { md5Hex } from '../../adapters/gantry/sign.js';
+import { cardAnswer, currentCardVersion, type Whitelist } from '../../adapters/gantry/whitelist.js';
 import { TINY_JPEG } from '../../sim/common/jpeg.js';
 import { GantrySimulator, type ControlRecord, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
@@ -27,7 +20,7 @@ import { within } from '../helpers/harness.js';
 const mappings = new Mappings('gantry');
 const typer = new FieldTyper(mappings.read('fields'), 'Asia/Shanghai');
 
-/** A platform made of the protocol module alone: checks, types and answers every upload. */
+/** A platform made of the codec alone (decode, encode, whitelist): checks, types and answers every upload. */
 async function platform(t: Test, whitelist?: Whitelist, tls = false) {
   const accepted: { upload: Upload; data: Record<string, unknown>; undeclared: string[] }[] = [];
   const listener: RequestListener = (req: IncomingMessage, res) => {

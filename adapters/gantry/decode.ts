@@ -1,23 +1,12 @@
-// The gantry wire protocol: upload checks and answers (decode side), control requests and the
-// reading of their answers (encode side), and the door-card whitelist answer. No I/O here: the
-// adapter feeds bytes and headers in and sends what comes out.
-import { hash, timingSafeEqual } from 'node:crypto';
+// Reading what a gantry sends: the checks of an upload, in the order that spends least on a bad
+// request, and its answer to a control request. No I/O here: the adapter feeds bytes and headers in.
 import type { CommandAnswer, JsonObject } from '../../src/adapter.js';
 import { ProtocolError, type ProtocolReason } from '../../src/errors.js';
 import { isObject, parseJson as parseSafeJson, trimKeys } from '../../src/json.js';
-import {
-  CODE_MESSAGES,
-  Code,
-  HEADER_AUTH,
-  HEADER_MD5,
-  KNOWN_VERSIONS,
-  UPLOAD_METHODS,
-  type BusinessCode,
-  type UploadMethod,
-} from './constants.js';
-import { FieldTyper } from './typing.js';
-import { isIsoInstant, toDeviceTime } from '../../src/clock.js';
 import { isValidTopicLevel } from '../../src/topics.js';
+import { Code, HEADER_AUTH, HEADER_MD5, KNOWN_VERSIONS, UPLOAD_METHODS, type BusinessCode, type UploadMethod } from './constants.js';
+import { md5Hex, md5Matches, secretMatches } from './sign.js';
+import type { FieldTyper } from './typing.js';
 
 /** Parses device JSON, refusing prototype-poisoning keys; the size bound was checked before the
  *  bytes were buffered (the HTTP body limit, gantry.maxAnswerBytes). Throws ProtocolError. */
@@ -25,66 +14,7 @@ export function parseJson(text: string | Buffer): unknown {
   return parseSafeJson(text, Number.POSITIVE_INFINITY);
 }
 
-export function md5Hex(bytes: Buffer | string): string {
-  // One-shot: a Hash object per upload showed in the gantry profile.
-  return hash('md5', bytes, 'hex');
-}
-
-/** Compares secrets in constant time: hashing first gives equal-length inputs whatever was sent. */
-export function secretMatches(expected: string, given: string | undefined): boolean {
-  if (given === undefined) return false;
-  let a = expectedDigests.get(expected);
-  if (!a) {
-    a = hash('sha256', expected, 'buffer');
-    expectedDigests.set(expected, a);
-  }
-  return timingSafeEqual(a, hash('sha256', given, 'buffer'));
-}
-
-/** Digests of the configured secrets (few: a default and the per-gantry codes). */
-const expectedDigests = new Map<string, Buffer>();
-
-/** `binfile-md5` is the MD5 of the raw body bytes; devices write it in either case. */
-export function md5Matches(bytes: Buffer, header: string | undefined, md5 = md5Hex(bytes)): boolean {
-  if (header === undefined || !/^[0-9a-fA-F]{32}$/.test(header.trim())) return false;
-  return timingSafeEqual(Buffer.from(md5, 'hex'), Buffer.from(header.trim(), 'hex'));
-}
-
-/** The answer body exactly as the seeds write it: string code, the seed's own msg. */
-export function answerBody(code: BusinessCode, data?: JsonObject): string {
-  return JSON.stringify(data === undefined ? { code, msg: CODE_MESSAGES[code] } : { code, msg: CODE_MESSAGES[code], data });
-}
-
-/** Per-key token bucket: `perMinute` requests, refilled evenly; 0 turns it off. */
-export class RateLimiter {
-  private readonly buckets = new Map<string, { tokens: number; at: number }>();
-  constructor(
-    private readonly perMinute: number,
-    private readonly maxKeys = 10_000,
-  ) {}
-
-  allow(key: string, nowMs: number, perMinute = this.perMinute): boolean {
-    if (perMinute <= 0) return true;
-    const bucket = this.buckets.get(key) ?? { tokens: perMinute, at: nowMs };
-    bucket.tokens = Math.min(perMinute, bucket.tokens + ((nowMs - bucket.at) * perMinute) / 60_000);
-    bucket.at = nowMs;
-    if (!this.buckets.has(key)) {
-      if (this.buckets.size >= this.maxKeys) this.prune(nowMs);
-      this.buckets.set(key, bucket);
-    }
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
-  }
-
-  /** Drops buckets that have refilled: they hold nothing a new bucket would not. */
-  private prune(nowMs: number): void {
-    for (const [key, bucket] of this.buckets) {
-      if (bucket.tokens + ((nowMs - bucket.at) * this.perMinute) / 60_000 >= this.perMinute) this.buckets.delete(key);
-    }
-    if (this.buckets.size >= this.maxKeys) this.buckets.clear();
-  }
-}
+// ---- uploads ----
 
 export interface Upload {
   gantryId: string;
@@ -99,7 +29,7 @@ export interface Upload {
   md5: string;
 }
 
-export type Refusal = {
+type Refusal = {
   ok: false;
   code: BusinessCode;
   /** For metrics and `bridge/event`; `bad_auth` is an `auth_failed`. */
@@ -107,7 +37,7 @@ export type Refusal = {
   detail: string;
   gantryId?: string;
 };
-export type CheckResult = { ok: true; upload: Upload } | Refusal;
+type CheckResult = { ok: true; upload: Upload } | Refusal;
 
 export interface CheckOptions {
   typer: FieldTyper;
@@ -173,125 +103,7 @@ export function checkUpload(raw: Buffer, headers: { md5?: string; auth?: string 
   };
 }
 
-// ---- door-card whitelist (queryAndGetCardInfo) ----
-
-export interface CardInfo {
-  cardId: string;
-  validTime: string;
-  invalidTime: string;
-}
-export interface Whitelist {
-  latestVersion: string;
-  cardInfos: CardInfo[];
-}
-
-function text(value: unknown): string | undefined {
-  if (typeof value === 'string') return value.trim();
-  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
-  return undefined;
-}
-
-/** Reads a whitelist as held on MQTT or answered by the platform; throws naming what is wrong. */
-export function parseWhitelist(value: unknown): Whitelist {
-  const t = trimKeys(value);
-  if (!isObject(t)) throw new Error('a whitelist must be an object {latestVersion, cardInfos}');
-  const latestVersion = text(t.latestVersion);
-  if (!latestVersion) throw new Error('latestVersion is missing');
-  if (!Array.isArray(t.cardInfos)) throw new Error('cardInfos must be an array');
-  const cardInfos = t.cardInfos.map((card, i): CardInfo => {
-    const c = isObject(card) ? card : {};
-    const cardId = text(c.cardId);
-    const validTime = text(c.validTime);
-    const invalidTime = text(c.invalidTime);
-    if (!cardId || validTime === undefined || invalidTime === undefined) {
-      throw new Error(`cardInfos[${i}] needs cardId, validTime and invalidTime`);
-    }
-    return { cardId, validTime, invalidTime };
-  });
-  return { latestVersion, cardInfos };
-}
-
-/** The device writes 0 when it has no list yet; an unreadable version is treated the same way. */
-export function currentCardVersion(data: JsonObject): string {
-  const v = text(data.curVersion);
-  return v === undefined || v === '' ? '0' : v;
-}
-
-/** yyyyMMddHHmmss versions compare as strings (DESIGN.md "Device requests"). */
-export function cardAnswer(curVersion: string, whitelist: Whitelist | undefined): JsonObject {
-  if (whitelist && whitelist.latestVersion > curVersion) {
-    return { isExistLatestVersion: 1, latestVersion: whitelist.latestVersion, cardInfos: whitelist.cardInfos };
-  }
-  return { isExistLatestVersion: 0 };
-}
-
-/** The platform may answer in the device's own shape (the seed's example, stray spaces and string
- *  flag included) or hand over a whitelist; either way the device gets clean keys and an integer. */
-export function cardAnswerFromPlatform(reply: unknown, curVersion: string): JsonObject {
-  const t = trimKeys(reply);
-  if (!isObject(t)) return { isExistLatestVersion: 0 };
-  if (t.isExistLatestVersion === undefined) {
-    return t.latestVersion === undefined ? { isExistLatestVersion: 0 } : cardAnswer(curVersion, parseWhitelist(t));
-  }
-  if (text(t.isExistLatestVersion) !== '1') return { isExistLatestVersion: 0 };
-  const list = parseWhitelist(t);
-  return { isExistLatestVersion: 1, latestVersion: list.latestVersion, cardInfos: list.cardInfos };
-}
-
-// ---- control requests (encode) ----
-
-/** Every value of the protocol is a string; callers may write numbers, the device gets strings. */
-function stringify(value: unknown): unknown {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return value.map(stringify);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stringify(v)]));
-  return value;
-}
-
-export function commandData(method: string, data: JsonObject, timeZone: string): JsonObject {
-  const out = stringify(data) as JsonObject;
-  // An event gives door times as ISO 8601; the device looks them up by its own wall clock.
-  if (method === 'getCabinetImageVedio' && typeof out.doorOpenTime === 'string' && isIsoInstant(out.doorOpenTime)) {
-    out.doorOpenTime = toDeviceTime(out.doorOpenTime, timeZone) ?? out.doorOpenTime;
-  }
-  return out;
-}
-
-export interface ControlRequest {
-  body: Buffer;
-  headers: Record<string, string>;
-}
-
-export function encodeControlRequest(p: {
-  gantryId: string;
-  method: string;
-  data: JsonObject;
-  version: string;
-  nowMs: number;
-  auth: string;
-  timeZone: string;
-}): ControlRequest {
-  const body = Buffer.from(
-    JSON.stringify({
-      gantryId: p.gantryId,
-      method: p.method,
-      timeStamp: String(Math.floor(p.nowMs / 1000)),
-      version: p.version,
-      [p.method]: commandData(p.method, p.data, p.timeZone),
-    }),
-    'utf8',
-  );
-  return {
-    body,
-    headers: {
-      'content-type': 'application/json;charset=UTF-8',
-      [HEADER_MD5]: md5Hex(body),
-      [HEADER_AUTH]: p.auth,
-    },
-  };
-}
-
-// ---- control answers (decode) ----
+// ---- the answer to a control request ----
 
 export interface ControlResponse {
   status: number;
@@ -332,7 +144,7 @@ function numericCode(code: unknown): number | string | null {
 
 /** A control answer, and when the gantry broke the protocol in it (rather than answering an error
  *  code of its own), the reason to report on `bridge/event`. */
-export type DecodedAnswer = CommandAnswer & { problem?: ProtocolReason | 'bad_auth' };
+type DecodedAnswer = CommandAnswer & { problem?: ProtocolReason | 'bad_auth' };
 
 /** Maps a device's answer to a command onto CommandAnswer; a file goes to `media/{method}`. */
 export function decodeControlAnswer(
