@@ -66,6 +66,9 @@ export async function restartableBroker(t: Teardown): Promise<Restartable> {
 export class CuttableLink {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
+  /** Pairs of [broker side, client side], for hold(). */
+  private readonly pairs = new Set<[Socket, Socket]>();
+  private holding = false;
   private readonly target: { host: string; port: number };
   port = 0;
 
@@ -90,11 +93,27 @@ export class CuttableLink {
           outbound.destroy();
         });
       }
-      inbound.pipe(outbound).pipe(inbound);
+      const pair: [Socket, Socket] = [outbound, inbound];
+      this.pairs.add(pair);
+      outbound.on('close', () => this.pairs.delete(pair));
+      inbound.pipe(outbound);
+      if (!this.holding) outbound.pipe(inbound);
     });
     await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
     this.port = (server.address() as AddressInfo).port;
     this.server = server;
+  }
+
+  /** Holds what the broker sends (its acknowledgements, its deliveries) until release(); what the
+   *  clients send still reaches the broker. */
+  hold(): void {
+    this.holding = true;
+    for (const [broker, client] of this.pairs) broker.unpipe(client);
+  }
+
+  release(): void {
+    this.holding = false;
+    for (const [broker, client] of this.pairs) broker.pipe(client);
   }
 
   /** Drops every connection and refuses new ones until open() again. */
