@@ -136,14 +136,15 @@ export class QyznConnection implements DeviceSession, SessionPort {
     if (!this.env.versions.raises(message)) this.deviceVersion = frame.version;
     this.env.context.metrics.messageIn(isMessageName(message) ? message : 'unknown');
     const handler = handlerFor(message) ?? (expectsReply ? undefined : NOTIFICATION);
+    // Before login anything but register and login is 100, known or not (DESIGN "Protocol facts").
+    if (!this.handle && !handler?.beforeLogin) {
+      this.reportReason('not_logged_in', `${message.slice(0, 64)} before login`);
+      if (expectsReply) this.reply(frame, message, { result: Result.UNREGISTERED });
+      return undefined;
+    }
     if (!handler) {
       this.reportReason('unknown_message', `request ${JSON.stringify(message.slice(0, 64))} is not in the protocol`);
       this.reply(frame, message, { result: Result.UNKNOWN_COMMAND });
-      return undefined;
-    }
-    if (!this.handle && !handler.beforeLogin) {
-      this.reportReason('not_logged_in', `${message} before login`);
-      if (expectsReply) this.reply(frame, message, { result: Result.UNREGISTERED });
       return undefined;
     }
     return this.run(handler, { message, data: body.data, raw: body.raw, seq: frame.seq, expectsReply }, frame);

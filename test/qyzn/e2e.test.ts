@@ -5,6 +5,7 @@ import t from 'tap';
 import { HEADER_SIZE, MsgType } from '../../adapters/qyzn/constants.js';
 import { encodeFrame } from '../../adapters/qyzn/encoder.js';
 import { derivePassword } from '../../adapters/qyzn/sign.js';
+import type { JsonObject } from '../../src/adapter.js';
 import { connectClient, within } from '../helpers/harness.js';
 import { SECRET, bridgeEvent, rig } from './fixtures/rig.js';
 
@@ -78,6 +79,28 @@ t.test('before login only register, login and heartbeat are served', async (t) =
   t.equal(early.result, 100);
   await bridgeEvent(r, 'protocol_error', 'not_logged_in');
   t.equal(r.inbox.unread(r.topic('SN0004', 'event/snapshot_face')), 0);
+
+  // Registered, not logged in: still nothing but login and heartbeat.
+  t.equal((await sim.register()).result, 0, 'register is served');
+  const requests: Array<[string, JsonObject]> = [
+    ['snapshot_face', { score: 1 }],
+    ['qrcode_data', { content: 'QR' }],
+    ['device_sync_person', { personId: 'p1' }],
+    ['device_call_param', { callRequestId: 'c', callNo: '1' }],
+    ['sync_time', {}],
+    ['device_call_result', { callRequestId: 'c', callNo: '1' }],
+    ['logout', {}],
+    ['no_such_request', {}],
+  ];
+  for (const [name, data] of requests) t.equal((await sim.request(name, data)).result, 100, `${name} before login: 100`);
+  sim.notify('door_state', { open: true });
+  t.equal((await sim.heartbeat()).msgType, MsgType.HEARTBEAT, 'a heartbeat is still answered');
+  t.equal(await r.protocolErrors('not_logged_in'), requests.length + 2, 'each counted, the notification too');
+  t.equal((await sim.login()).result, 0, 'then the login');
+  // A command's reply goes out on the gateway's link after anything it published before it.
+  t.equal((await r.command('SN0004', 'open_door', {})).ok, true, 'and then it is served');
+  for (const [name] of requests) t.equal(r.inbox.unread(r.topic('SN0004', `event/${name}`)), 0, `nothing of ${name} was published`);
+  t.equal(r.inbox.unread(r.topic('SN0004', 'event/door_state')), 0, 'nor of the notification');
 });
 
 t.test('a REQUEST with broken JSON gets 104 and the connection stays', async (t) => {
