@@ -5,7 +5,7 @@ import t from 'tap';
 import WebSocket from 'ws';
 import type { JsonObject } from '../../src/adapter.js';
 import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
-import { encodeCommandReply, encodeHeartbeat } from '../../sim/wscam/codec.js';
+import { encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from '../../sim/wscam/codec.js';
 import { CamSimulator } from '../../sim/wscam/simulator.js';
 import { connectClient, externalBroker, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
@@ -322,4 +322,50 @@ t.test('stop closes every camera with 1001 (going away)', async (t) => {
   await g.gateway.stop();
   t.equal((await within(camera.closed, 'camera closed')).code, 1001);
   t.ok(Date.now() - started < 5000, 'within the shutdown budget');
+});
+
+t.test('a message refused for its clock or its sn gets exactly one answer, non-zero, and establishes nothing', async (t) => {
+  const g = await startWscam(t);
+  const raw = new WebSocket(g.url);
+  t.teardown(() => raw.terminate());
+  await within(once(raw, 'open'), 'the socket open');
+  const received: JsonObject[] = [];
+  raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
+  const now = (): number => Math.floor(Date.now() / 1000);
+  /** Sends `message`, then a sentinel answered after it on this connection (ordered), and returns
+   *  every answer that came before the sentinel's. */
+  let sentinels = 0;
+  const answersTo = async (message: JsonObject, sentinelSn: string): Promise<JsonObject[]> => {
+    const from = received.length;
+    raw.send(JSON.stringify(message));
+    const sentinel = `sentinel-${++sentinels}`;
+    // An unknown operate is answered at once and binds nothing: a safe sentinel.
+    raw.send(JSON.stringify({ operate: 'no_such_operate', request_id: sentinel, timestamp: now(), sn: sentinelSn }));
+    await until(() => received.slice(from).some((m) => m.request_id === sentinel), `the answer to ${sentinel}`);
+    return received.slice(from).filter((m) => m.request_id !== sentinel);
+  };
+  const refusals: Array<[string, JsonObject, number]> = [
+    ['a heartbeat 400 s ahead', encodeHeartbeat({ requestId: 'h-ahead', timestamp: now() + 400, sn: 'camA' }), 2],
+    ['a snapshot 400 s behind', encodeUploadSnapshot({ requestId: 's-behind', timestamp: now() - 400, sn: 'camA' }, TINY_JPEG_BASE64), 2],
+    ['a heartbeat without a timestamp', { operate: 'heartbeat', request_id: 'h-none', sn: 'camA' }, 1],
+    ['a heartbeat whose sn is no topic level', encodeHeartbeat({ requestId: 'h-bad-sn', timestamp: now(), sn: 'cam/A' }), 1],
+  ];
+  for (const [what, message, ret] of refusals) {
+    const answers = await answersTo(message, 'camA');
+    t.equal(answers.length, 1, `${what}: exactly one answer`);
+    t.match(answers[0], { operate: `${String(message.operate)}_rsp`, request_id: message.request_id, ret }, `${what}: ret ${ret}`);
+  }
+  // Nothing was established: the next valid message binds the connection, to any sn.
+  t.match(await answersTo(encodeHeartbeat({ requestId: 'h-ok', timestamp: now(), sn: 'camB' }), 'camB'), [{ request_id: 'h-ok', ret: 0 }], 'a later sn binds it');
+  t.equal((await g.inbox.take(g.topic('camB', 'availability'))).payload.toString(), 'online');
+  // Refused once bound: the sn of another camera, and a clock off; one answer each, nothing bound.
+  const mismatch = await answersTo(encodeUploadSnapshot({ requestId: 's-other', timestamp: now(), sn: 'camA' }, TINY_JPEG_BASE64), 'camB');
+  t.match(mismatch, [{ request_id: 's-other', ret: 3 }], 'another sn: exactly one answer, ret 3');
+  t.match(await answersTo(encodeUploadSnapshot({ requestId: 's-skew', timestamp: now() + 1000, sn: 'camB' }, TINY_JPEG_BASE64), 'camB'), [{ request_id: 's-skew', ret: 2 }]);
+  // A command's reply comes after whatever the gateway published for the messages before it.
+  t.match(await command(g, 'camB', 'get_dev_config', { id: 'after', timeoutMs: 300 }), { id: 'after', error: { type: 'timeout' } }, 'the raw camera does not answer commands');
+  for (const sn of ['camA', 'cam/A']) {
+    for (const rest of ['availability', 'info', 'event/upload_snapshot', 'event/heartbeat', 'media/data']) t.equal(g.inbox.unread(g.topic(sn, rest)), 0, `nothing on ${sn}/${rest}`);
+  }
+  t.equal(g.inbox.unread(g.topic('camB', 'event/upload_snapshot')), 0, 'no refused snapshot of camB was published');
 });
