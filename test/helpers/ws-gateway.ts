@@ -3,6 +3,7 @@
 // test: the wsdoor and wscam end-to-end tests.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import WebSocket from 'ws';
 import { join } from 'node:path';
 import type { JsonObject } from '../../src/adapter.js';
 import type { DeepPartial, GatewayConfig } from '../../src/config.js';
@@ -89,6 +90,17 @@ export interface CamGateway extends WsGateway {
 export async function startWscam(t: Teardown, adapter: DeepPartial<WscamConfig> = {}, gateway: DeepPartial<GatewayConfig> = {}): Promise<CamGateway> {
   const g = await startWsGateway(t, wscamDefinition(testConfig({ wscam: adapter }).wscam), gateway);
   return { ...g, camera: (sn, options = {}) => device(t, new CamSimulator({ url: g.url, sn, autoHeartbeat: false, answerTimeoutMs: DEADLINE_MS, ...options })) };
+}
+
+/** A device written by hand on a raw WebSocket, for what no simulator would send; every message it
+ *  receives is kept in `received`. */
+export async function rawDevice(t: Teardown, g: WsGateway): Promise<{ raw: WebSocket; received: JsonObject[] }> {
+  const raw = new WebSocket(g.url);
+  t.teardown(() => raw.terminate());
+  await within(once(raw, 'open'), 'the socket open');
+  const received: JsonObject[] = [];
+  raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
+  return { raw, received };
 }
 
 /** Publishes a command over MQTT and resolves with its reply, once no second reply came. */

@@ -10,7 +10,7 @@ import { CamSimulator } from '../../sim/wscam/simulator.js';
 import { connectClient, externalBroker, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
-import { bridgeEvent, command, offlineAfter, startWscam, type Reply } from '../helpers/ws-gateway.js';
+import { bridgeEvent, command, offlineAfter, rawDevice, startWscam, type Reply } from '../helpers/ws-gateway.js';
 
 const OTHER_IMAGE = Buffer.from('a snapshot').toString('base64');
 
@@ -250,11 +250,7 @@ t.test('commands: each with its own request_id; the *_rsp matched by it', async 
 
 t.test('an answer naming another sn is refused; the command times out', async (t) => {
   const g = await startWscam(t);
-  const raw = new WebSocket(g.url);
-  t.teardown(() => raw.terminate());
-  await within(once(raw, 'open'), 'the socket open');
-  const received: JsonObject[] = [];
-  raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
+  const { raw, received } = await rawDevice(t, g);
   raw.send(JSON.stringify(encodeHeartbeat({ requestId: 'h', timestamp: Math.floor(Date.now() / 1000), sn: 'cam6' })));
   await until(() => received.length === 1, 'the heartbeat answer');
   const reply = command(g, 'cam6', 'upgrade_dev', { id: 'u1', timeoutMs: 500, data: { package_url: 'http://x' } });
@@ -326,11 +322,7 @@ t.test('stop closes every camera with 1001 (going away)', async (t) => {
 
 t.test('a message refused for its clock or its sn gets exactly one answer, non-zero, and establishes nothing', async (t) => {
   const g = await startWscam(t);
-  const raw = new WebSocket(g.url);
-  t.teardown(() => raw.terminate());
-  await within(once(raw, 'open'), 'the socket open');
-  const received: JsonObject[] = [];
-  raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
+  const { raw, received } = await rawDevice(t, g);
   const now = (): number => Math.floor(Date.now() / 1000);
   /** Sends `message`, then a sentinel answered after it on this connection (ordered), and returns
    *  every answer that came before the sentinel's. */

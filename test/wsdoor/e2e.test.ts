@@ -11,7 +11,7 @@ import { DoorSimulator } from '../../sim/wsdoor/simulator.js';
 import { connectClient, externalBroker, startGateway, testConfig, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
-import { bridgeEvent, command, offlineAfter, startWsdoor, wsdoorDefinition, type Reply } from '../helpers/ws-gateway.js';
+import { bridgeEvent, command, offlineAfter, rawDevice, startWsdoor, wsdoorDefinition, type Reply } from '../helpers/ws-gateway.js';
 
 const OK = { code: '200', interval: undefined, data: '' };
 // A second tiny image, to tell apart which one reached media/img.
@@ -261,11 +261,7 @@ t.test('commands: each reaches the terminal with its own commandId; answers matc
 
 t.test('a command without answer times out; its late answer is ignored; a closed connection fails it offline', async (t) => {
   const g = await startWsdoor(t);
-  const raw = new WebSocket(g.url);
-  t.teardown(() => raw.terminate());
-  await within(once(raw, 'open'), 'the socket open');
-  const received: JsonObject[] = [];
-  raw.on('message', (data) => received.push(JSON.parse(String(data)) as JsonObject));
+  const { raw, received } = await rawDevice(t, g);
   raw.send(JSON.stringify(encodeRegister({ ip: '10.0.0.9', mac: 'm', sn: 'mute', type: '0' })));
   await until(() => received.length === 1, 'the register answer');
   t.match(await command(g, 'mute', 'selectUser', { id: 't1', timeoutMs: 200, data: {} }), { ok: false, error: { type: 'timeout' } });
