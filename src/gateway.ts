@@ -56,7 +56,6 @@ export class Gateway {
   private broker: EmbeddedBroker | undefined;
   private brokerAddresses: BrokerAddresses | undefined;
   private link: Link | undefined;
-  private bridge: Bridge | undefined;
   private http: FastifyInstance | undefined;
   private httpAddress: string | undefined;
   private readonly running: Running[] = [];
@@ -121,7 +120,6 @@ export class Gateway {
     link.on('connect', () => this.metrics.mqttConnected.set(1));
 
     const bridge = new Bridge(link, this.topics, this.metrics);
-    this.bridge = bridge;
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
     const core: CoreServices = { link, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
     const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }));
@@ -140,7 +138,7 @@ export class Gateway {
       let mappings: Mappings | undefined;
       try {
         mappings = new Mappings(definition.id, definition.mappingsDir);
-        running.adapter = definition.factory(this.context(definition, devices, mappings, adapterLogger));
+        running.adapter = definition.factory(this.context(definition, { link, bridge, http, devices, mappings, logger: adapterLogger }));
         running.listen = await running.adapter.start();
       } catch (err) {
         if (err instanceof PortInUseError) throw err;
@@ -166,9 +164,12 @@ export class Gateway {
     logger.info({ http: this.httpAddress, broker: this.brokerAddresses, adapters: this.addresses().adapters }, 'gate2mqtt started');
   }
 
-  private context(definition: AdapterDefinition, devices: Devices, mappings: Mappings, logger: Logger): AdapterContext<never> {
+  private context(
+    definition: AdapterDefinition,
+    parts: { link: Link; bridge: Bridge; http: FastifyInstance; devices: Devices; mappings: Mappings; logger: Logger },
+  ): AdapterContext<never> {
     const { config, topics } = this;
-    const link = this.link as Link;
+    const { link, bridge, http, devices, mappings, logger } = parts;
     return {
       id: definition.id,
       config: definition.config as never,
@@ -177,9 +178,9 @@ export class Gateway {
       logger,
       metrics: this.metrics.forAdapter(definition.id),
       devices,
-      events: (this.bridge as Bridge).forAdapter(definition.id, logger),
+      events: bridge.forAdapter(definition.id, logger),
       mappings,
-      http: this.http as FastifyInstance,
+      http,
       watch: (kind, handler) =>
         link.subscribe(topics.deviceFilter(definition.id, kind), (topic, payload) => {
           const deviceId = topics.deviceOf(topic);

@@ -43,11 +43,6 @@ export class Inbox<T> {
     this.options = options;
   }
 
-  /** Items handled or waiting. */
-  get size(): number {
-    return this.running + this.waiting.length;
-  }
-
   push(item: T): void {
     if (this.closed) return;
     this.waiting.push({ item });
@@ -79,7 +74,7 @@ export class Inbox<T> {
   }
 
   private drain(): void {
-    // A handler may settle synchronously into drain(): the outer loop goes on with it.
+    // unblock() from a handler, or a `then`, may call back in: the loop already running goes on.
     if (this.draining) return;
     this.draining = true;
     try {

@@ -28,10 +28,6 @@ interface Waiter<R> {
 export class PendingCommands<K, R> {
   private readonly waiters = new Map<K, Waiter<R>>();
 
-  get size(): number {
-    return this.waiters.size;
-  }
-
   has(id: K): boolean {
     return this.waiters.has(id);
   }

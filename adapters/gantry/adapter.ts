@@ -18,14 +18,11 @@ export class GantryAdapter implements Adapter {
   private stopped = false;
   /** Per gantry, kept after it went offline: its version goes with its commands. */
   private readonly lastUploads = new Map<string, LastUpload>();
-  /** The session of every gantry: a gantry has no connection, its commands are HTTP requests. */
-  private readonly control: GantryControl;
   private readonly states = new GantryStates();
   private readonly whitelists = new Whitelists();
 
   constructor(context: AdapterContext<GantryConfig>) {
     this.context = context;
-    this.control = new GantryControl(context, this.lastUploads);
   }
 
   async start(): Promise<string | undefined> {
@@ -33,15 +30,16 @@ export class GantryAdapter implements Adapter {
     checkGantryOverrides(config.gantries);
     this.stopped = false;
     const typer = new FieldTyper(this.context.mappings.read<unknown>('fields'), this.context.deviceTimeZone);
-    this.control.start(typer);
+    // The session of every gantry: a gantry has no connection, its commands are HTTP requests.
+    const control = new GantryControl(this.context, this.lastUploads, typer);
     const limiter = new RateLimiter(config.maxRequestsPerMinute);
-    const { lastUploads, control, whitelists, states } = this;
+    const { lastUploads, whitelists, states } = this;
     const uploads = new Uploads(this.context, { typer, limiter, lastUploads, control, whitelists, states });
     await this.context.http.register(uploadRoutes(this.context, async (req) => (this.stopped ? { code: Code.SYSTEM_ERROR } : uploads.answer(req))));
     this.context.watch('whitelist', (gantryId, payload) => this.whitelists.hold(gantryId, payload));
     // A gantry whose control URL needs no {ip} takes commands before (and between) its uploads.
     for (const [gantryId, override] of Object.entries(config.gantries)) {
-      if (override.controlUrl !== undefined && !override.controlUrl.includes('{ip}')) this.context.devices.reachable(gantryId, this.control);
+      if (override.controlUrl !== undefined && !override.controlUrl.includes('{ip}')) this.context.devices.reachable(gantryId, control);
     }
     return undefined;
   }

@@ -43,22 +43,15 @@ async function readLimited(res: Response, limit: number): Promise<Buffer | undef
 }
 
 export class GantryControl implements DeviceSession {
-  private typer: FieldTyper | undefined;
-
   constructor(
     private readonly context: AdapterContext<GantryConfig>,
     private readonly lastUploads: ReadonlyMap<string, LastUpload>,
+    /** Types the answers as the uploads are typed. */
+    private readonly typer: FieldTyper,
   ) {}
-
-  /** Answers are typed with the adapter's typer; before start() a command fails `offline`. */
-  start(typer: FieldTyper): void {
-    this.typer = typer;
-  }
 
   async execute(command: DeviceCommand): Promise<CommandAnswer> {
     const { deviceId, name, data, signal } = command;
-    const typer = this.typer;
-    if (!typer) throw new CommandError('offline', 'the gantry adapter is not started');
     const url = this.controlUrl(deviceId);
     const auth = authOf(this.context.config, deviceId);
     const request = encodeControlRequest({
@@ -88,7 +81,7 @@ export class GantryControl implements DeviceSession {
     const { problem, ...answer } = decodeControlAnswer(
       name,
       { status: res.status, header: (h) => res.headers.get(h) ?? undefined, body },
-      { typer, auth },
+      { typer: this.typer, auth },
     );
     // A gantry's own error code (1007, 1009) is an answer; an answer that breaks the protocol is
     // bad input like a bad upload, and is reported the same way besides the `device` reply.

@@ -35,7 +35,6 @@ t.test('in order, bounded, paused above the high-water mark and resumed below', 
   }
   t.same(order, [0], 'one at a time');
   t.same(flow, ['pause'], 'paused once 4 wait');
-  t.equal(box.size, 6);
   while (gates.length > 0) {
     gates.shift()?.();
     await turn();
@@ -43,7 +42,6 @@ t.test('in order, bounded, paused above the high-water mark and resumed below', 
   t.same(order, [0, 1, 2, 3, 4, 5], 'arrival order');
   t.same(flow, ['pause', 'resume']);
   t.equal(errors.length, 1, 'a failing handler is reported and the next one runs');
-  t.equal(box.size, 0);
 });
 
 t.test('at most `concurrency` at once; a handler done at once takes no place', async (t) => {
@@ -131,7 +129,6 @@ t.test('close drops what has not started and takes nothing more', async (t) => {
     },
   ];
   box.pull(late[Symbol.iterator]());
-  t.equal(box.size, 1, 'only the running one is left');
   await turn();
-  t.equal(ran, 0);
+  t.equal(ran, 0, 'only the one running when it closed ran');
 });
