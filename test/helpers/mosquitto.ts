@@ -1,0 +1,104 @@
+// A Mosquitto of the test's own, on a free loopback port with its own configuration and data
+// directory, that the test may kill (SIGKILL, as a crash) and start again on the same port.
+// The machine's Mosquitto at 1883 is never touched.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { within, type Teardown } from './harness.js';
+
+export interface OwnMosquitto {
+  url: string;
+  port: number;
+  /** Its data directory (persistence file). */
+  dir: string;
+  /** Kills the process (SIGKILL unless told) and resolves once it exited. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port and directory; resolves once it accepts connections. */
+  start(): Promise<void>;
+  readonly running: boolean;
+}
+
+export interface MosquittoOptions {
+  /** Keep sessions and retained messages in `dir` (saved every second and at a clean exit;
+   *  Mosquitto 2.0 writes nothing synchronously, so a SIGKILL loses what came after the last save). */
+  persistence?: boolean;
+  /** Extra lines for mosquitto.conf. */
+  config?: string[];
+}
+
+export async function freePort(host = '127.0.0.1'): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function accepting(url: string): Promise<void> {
+  for (;;) {
+    try {
+      const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1000 });
+      await client.endAsync(true);
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+}
+
+export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}): Promise<OwnMosquitto> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'g2m-mosquitto-'));
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      'allow_anonymous true',
+      // The tests count every message: no queue limit may drop one on the way to a slow subscriber.
+      'max_queued_messages 0',
+      'max_inflight_messages 100',
+      ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']),
+      ...(options.config ?? []),
+      '',
+    ].join('\n'),
+  );
+  const url = `mqtt://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    const current = child;
+    child = undefined;
+    if (!current || current.exitCode !== null || current.signalCode !== null) return;
+    await new Promise<void>((resolve) => {
+      current.once('exit', () => resolve());
+      current.kill(signal);
+    });
+  };
+  const start = async (): Promise<void> => {
+    if (child) throw new Error('this Mosquitto is already running');
+    const started = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    child = started;
+    started.once('exit', () => {
+      if (child === started) child = undefined;
+    });
+    await within(accepting(url), `Mosquitto on port ${port} to accept connections`);
+  };
+  await start();
+  t.teardown(async () => {
+    await kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return {
+    url,
+    port,
+    dir,
+    kill,
+    start,
+    get running() {
+      return child !== undefined;
+    },
+  };
+}
