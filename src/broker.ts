@@ -44,13 +44,22 @@ export class EmbeddedBroker {
     return this.aedes;
   }
 
-  async start(): Promise<BrokerAddresses> {
-    const { host, port, wsEnabled, wsPort, logger } = this.options;
+  /** Makes the broker without opening its listeners, so that the gateway's in-process
+   *  subscriptions (commands) exist before any client can publish. */
+  async prepare(): Promise<Aedes> {
+    if (this.aedes) return this.aedes;
+    const { logger } = this.options;
     // A subscriber that stops reading is cut off after drainTimeout; meanwhile publishes to it wait.
     const aedes = await Aedes.createBroker({ id: 'gate2mqtt', drainTimeout: this.options.drainTimeoutMs ?? 60000 });
     this.aedes = aedes;
     aedes.on('clientError', (client, err) => logger.debug({ client: client.id, err: err.message }, 'broker client error'));
     aedes.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'broker connection error'));
+    return aedes;
+  }
+
+  async start(): Promise<BrokerAddresses> {
+    const { host, port, wsEnabled, wsPort, logger } = this.options;
+    const aedes = await this.prepare();
 
     // noDelay: QoS 1 is a small-packet ping-pong; Nagle would hold each PUBACK back by up to 40 ms.
     // batchWrites: what a turn delivers to a client leaves in one write, not one per PUBLISH.

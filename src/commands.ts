@@ -47,6 +47,11 @@ interface Parsed {
 
 export class CommandRouter {
   private readonly routes = new Map<string, Route>();
+  /** Settles once every adapter is routed (or the gateway stops first): commands that arrived
+   *  before wait for it. */
+  private readonly opened: Promise<void>;
+  private openNow: () => void = () => undefined;
+  private stopping: string | undefined;
   private readonly link: Link;
   private readonly topics: Topics;
   private readonly limits: CommandLimits;
@@ -61,20 +66,42 @@ export class CommandRouter {
     this.output = output;
     this.metrics = metrics;
     this.logger = logger;
+    this.opened = new Promise((resolve) => (this.openNow = resolve));
+  }
+
+  /** Subscribes to the adapters' commands. Called before the link connects: a broker hands a
+   *  persistent session's queued commands over right after CONNACK (and an embedded one takes
+   *  commands as soon as it listens), before any adapter has started. */
+  listen(adapters: readonly string[]): void {
+    for (const adapter of adapters) {
+      this.link.subscribe(this.topics.commandFilter(adapter), (topic, payload, packet) => {
+        void this.handle(topic, payload, packet, Date.now());
+      });
+    }
   }
 
   /** Takes the commands of `adapter`; with `failed`, each is answered `offline` saying why. */
   route(adapter: string, target: CommandTarget, mappings: Mappings | undefined, failed?: string): void {
     this.routes.set(adapter, failed === undefined ? { target, mappings } : { target, mappings, failed });
-    this.link.subscribe(this.topics.commandFilter(adapter), (topic, payload, packet) => {
-      void this.handle(topic, payload, packet);
-    });
   }
 
-  private async handle(topic: string, payload: Buffer, packet: InboundPacket): Promise<void> {
+  /** Every adapter is routed: commands held since `listen` go on, in the order they came. */
+  open(): void {
+    this.openNow();
+  }
+
+  /** The gateway stops before it was open: held commands are answered `offline`. */
+  close(why: string): void {
+    this.stopping = why;
+    this.openNow();
+  }
+
+  private async handle(topic: string, payload: Buffer, packet: InboundPacket, received: number): Promise<void> {
     const target = this.topics.parse(topic, 'command', false);
-    const route = target && this.routes.get(target.adapter);
-    if (!target || !route) return;
+    if (!target) return;
+    await this.opened;
+    const route = this.routes.get(target.adapter);
+    if (!route) return;
     if (packet.retain) {
       // A retained command would run again at every restart of the gateway.
       this.logger.warn({ topic }, 'retained command ignored: publish commands without the retain flag');
@@ -103,7 +130,11 @@ export class CommandRouter {
       if (!resolved || route.failed !== undefined) {
         throw new CommandError('offline', `the ${target.adapter} adapter is not running: ${route.failed ?? 'it failed to start'}`);
       }
-      const answer = await this.execute(route.target, target, resolved.name, { ...parsed, data });
+      if (this.stopping !== undefined) throw new CommandError('offline', this.stopping);
+      // timeoutMs counts from when the gateway got the command, waiting for its start included.
+      const left = parsed.timeoutMs - (Date.now() - received);
+      if (left <= 0) throw new CommandError('offline', `the gateway was starting; ${target.deviceId} was not reachable within timeoutMs`);
+      const answer = await this.execute(route.target, target, resolved.name, { ...parsed, data, timeoutMs: left });
       reply = await this.answerReply(id, target, answer);
     } catch (err) {
       reply = failure(id, err);

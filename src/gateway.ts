@@ -56,6 +56,8 @@ export class Gateway {
   private broker: EmbeddedBroker | undefined;
   private brokerAddresses: BrokerAddresses | undefined;
   private link: Link | undefined;
+  private router: CommandRouter | undefined;
+  private starting: Promise<void> | undefined;
   private http: FastifyInstance | undefined;
   private httpAddress: string | undefined;
   private readonly running: Running[] = [];
@@ -88,17 +90,24 @@ export class Gateway {
     };
   }
 
-  async start(): Promise<void> {
+  start(): Promise<void> {
+    this.starting ??= this.open();
+    return this.starting;
+  }
+
+  private async open(): Promise<void> {
     const { config, logger } = this;
-    if (!config.mqtt.url) {
-      this.broker = new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
-      this.brokerAddresses = await this.broker.start();
-    }
+    const broker = config.mqtt.url ? undefined : new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
+    this.broker = broker;
+    const inProcess = broker !== undefined && config.broker.inProcess;
+    // A loopback client needs the port it connects to; the in-process link subscribes before any
+    // client can reach the broker.
+    if (broker && !inProcess) this.brokerAddresses = await broker.start();
     const mqttLogger = logger.child({ component: 'mqtt' });
     const link: Link =
-      this.broker && config.broker.inProcess
+      broker && inProcess
         ? new InProcessLink({
-            broker: this.broker.instance,
+            broker: await broker.prepare(),
             publishTimeoutMs: config.mqtt.publishTimeoutMs,
             maxInflight: config.mqtt.maxInflight,
             logger: mqttLogger,
@@ -110,6 +119,11 @@ export class Gateway {
             logger: mqttLogger,
           });
     this.link = link;
+    // Commands are taken (and held until the adapters are up) before the first can arrive.
+    const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }));
+    this.router = router;
+    router.listen(this.definitions.map((d) => d.id));
+    if (broker && inProcess) this.brokerAddresses = await broker.start();
     try {
       await link.start();
     } catch (err) {
@@ -122,7 +136,6 @@ export class Gateway {
     const bridge = new Bridge(link, this.topics, this.metrics);
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
     const core: CoreServices = { link, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
-    const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }));
     const http = createHttpServer({
       ...config.http,
       metrics: this.metrics,
@@ -149,6 +162,7 @@ export class Gateway {
       router.route(definition.id, devices, mappings, running.failed);
       if (running.failed === undefined) requests.listen(definition.id);
     }
+    router.open();
 
     await http.listen({ port: config.http.port, host: config.http.host }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'EADDRINUSE' ? new PortInUseError('the HTTP server', config.http.port, 'GATE2MQTT_HTTP_PORT') : err;
@@ -225,6 +239,9 @@ export class Gateway {
     if (this.stopping) return;
     this.stopping = true;
     clearInterval(this.infoTimer);
+    this.router?.close('the gateway is stopping');
+    // Whatever a start still in progress opens, this closes.
+    await this.starting?.catch(() => undefined);
     await Promise.all(
       this.running.map(async (r) => {
         try {
