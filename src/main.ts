@@ -3,11 +3,13 @@
 import { Gateway } from './gateway.js';
 import { cliFlags, loadConfig } from './config.js';
 import { ConfigError, GatewayError, PortInUseError } from './errors.js';
+import { VERSION } from './paths.js';
 
 const USAGE = `Usage: gate2mqtt [--config FILE] [--print-config] [flags]
 
   --config FILE     JSON or YAML configuration file (or GATE2MQTT_CONFIG)
   --print-config    print the effective configuration, secrets redacted, and exit
+  --version         print the version and exit
   --help            this text
 Flags (each also an environment variable and a file key, see the README):
 ${[...cliFlags()].map(([flag, path]) => `  --${flag} VALUE`.padEnd(28) + path).join('\n')}
@@ -26,6 +28,9 @@ async function main(argv: string[]): Promise<void> {
     const arg = argv[i] as string;
     if (arg === '--help' || arg === '-h') {
       process.stdout.write(USAGE);
+      return;
+    } else if (arg === '--version' || arg === '-v') {
+      process.stdout.write(`${VERSION}\n`);
       return;
     } else if (arg === '--print-config') {
       printConfig = true;
