@@ -1,6 +1,7 @@
 // The bench runner: `npm run bench` (full, judged) and `npm run bench:smoke` (every scenario
 // briefly, not judged; CI runs it so the suite cannot rot).
 //   node --import tsx bench/run.ts [--smoke] [--only T1,T4] [--no-profile]
+// T1D (disk vs memory store) runs only when --only names it.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -17,9 +18,10 @@ import { t5 } from './scenarios/t5-integrity.js';
 import { t6 } from './scenarios/t6-idle-devices.js';
 import { t7 } from './scenarios/t7-commands.js';
 import { t8 } from './scenarios/t8-stall.js';
+import { t1disk } from './scenarios/t1-disk.js';
 
 /** T1 first: T4, T5 and T8 run at shares of its maximum. */
-const SCENARIOS: Scenario[] = [t1, t2, t3, t4, t5, t6, t7, t8];
+const SCENARIOS: Scenario[] = [t1, t2, t3, t4, t5, t6, t7, t8, t1disk];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -68,7 +70,7 @@ async function main(): Promise<number> {
   };
 
   for (const scenario of SCENARIOS) {
-    if (only && !only.has(scenario.id)) continue;
+    if (only ? !only.has(scenario.id) : scenario.optional) continue;
     log(`${scenario.id} ${scenario.title}`);
     const t0 = Date.now();
     let result: ScenarioResult;

@@ -1,9 +1,11 @@
 // The embedded broker: aedes 2 (MQTT 3.1.1 and 5) over TCP and over WebSocket.
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import type { EventEmitter } from 'node:events';
 import { createServer, type Server } from 'node:net';
 import { Aedes } from 'aedes';
 import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { Logger } from 'pino';
+import { nextBrokerId, openBrokerStore, type BrokerStore, type BrokerStoreOptions } from './broker-store.js';
 import { PortInUseError } from './errors.js';
 import { listen } from './listen.js';
 import { batchWrites } from './writes.js';
@@ -16,6 +18,9 @@ export interface BrokerOptions {
   /** Default 60000 (aedes's own). */
   drainTimeoutMs?: number;
   logger: Logger;
+  /** Default memory. */
+  persistence?: BrokerStoreOptions['persistence'];
+  dataDir?: string;
 }
 
 
@@ -30,6 +35,7 @@ const MOSQUITTO_HINT =
 export class EmbeddedBroker {
   private readonly options: BrokerOptions;
   private aedes: Aedes | undefined;
+  private store: BrokerStore | undefined;
   private tcp: Server | undefined;
   private http: HttpServer | undefined;
   private wss: WebSocketServer | undefined;
@@ -50,8 +56,17 @@ export class EmbeddedBroker {
     if (this.aedes) return this.aedes;
     const { logger } = this.options;
     // A subscriber that stops reading is cut off after drainTimeout; meanwhile publishes to it wait.
-    const aedes = await Aedes.createBroker({ id: 'gate2mqtt', drainTimeout: this.options.drainTimeoutMs ?? 60000 });
+    const store = await openBrokerStore({ persistence: this.options.persistence ?? 'memory', dataDir: this.options.dataDir ?? '' });
+    this.store = store;
+    const aedes = await Aedes.createBroker({
+      id: nextBrokerId(),
+      drainTimeout: this.options.drainTimeoutMs ?? 60000,
+      persistence: store.persistence,
+    });
     this.aedes = aedes;
+    // aedes emits what its persistence failed to do (a full disk) as 'error': without a listener
+    // that would end the process. Its types leave the event out, hence the EventEmitter view.
+    (aedes as EventEmitter).on('error', (err: Error) => logger.error({ err }, 'embedded broker store failed'));
     aedes.on('clientError', (client, err) => logger.debug({ client: client.id, err: err.message }, 'broker client error'));
     aedes.on('connectionError', (_client, err) => logger.debug({ err: err.message }, 'broker connection error'));
     return aedes;
@@ -92,6 +107,9 @@ export class EmbeddedBroker {
     if (aedes) await new Promise<void>((resolve) => aedes.close(() => resolve()));
     for (const client of this.wss?.clients ?? []) client.terminate();
     await Promise.all([closeServer(this.tcp), closeServer(this.http)]);
+    const store = this.store;
+    this.store = undefined;
+    await store?.close();
   }
 }
 

@@ -39,7 +39,16 @@ export interface GatewayConfig {
   deviceTimeZone: string;
   log: { level: string };
   mqtt: MqttConfig;
-  broker: { host: string; port: number; wsEnabled: boolean; wsPort: number; inProcess: boolean; drainTimeoutMs: number };
+  broker: {
+    host: string;
+    port: number;
+    wsEnabled: boolean;
+    wsPort: number;
+    inProcess: boolean;
+    drainTimeoutMs: number;
+    persistence: 'memory' | 'disk';
+    dataDir: string;
+  };
   http: { host: string; port: number; bodyLimitBytes: number; cert: string; key: string };
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
@@ -69,6 +78,10 @@ function brokerUrl(value: unknown): void {
   if (typeof value !== 'string' || !/^(mqtts?|wss?):\/\/[^/]/.test(value)) {
     throw new Error('must be empty (embedded broker) or an mqtt://, mqtts://, ws:// or wss:// URL');
   }
+}
+
+function nonEmpty(value: unknown): void {
+  if (typeof value !== 'string' || value.trim() === '') throw new Error('must not be empty');
 }
 
 export const schema: Schema<GatewayConfig> = {
@@ -188,6 +201,18 @@ export const schema: Schema<GatewayConfig> = {
       format: Boolean,
       default: true,
       env: 'GATE2MQTT_BROKER_IN_PROCESS',
+    },
+    persistence: {
+      doc: 'Where the embedded broker keeps retained topics, persistent sessions (their subscriptions and queued QoS 1/2 messages) and wills. disk: in broker.dataDir, so they survive a restart of the gateway, kill -9 included; memory: lost at every restart.',
+      format: ['memory', 'disk'],
+      default: 'disk',
+      env: 'GATE2MQTT_BROKER_PERSISTENCE',
+    },
+    dataDir: {
+      doc: 'Directory of the embedded broker\'s store with broker.persistence disk (LevelDB), relative to the working directory; created when missing. One gateway at a time: a second one on the same directory does not start.',
+      format: nonEmpty,
+      default: 'data/broker',
+      env: 'GATE2MQTT_BROKER_DATA_DIR',
     },
   },
   http: {

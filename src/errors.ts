@@ -39,6 +39,20 @@ export class PortInUseError extends GatewayError {
   }
 }
 
+/** The embedded broker's on-disk store cannot be opened: the start ends, naming the directory and
+ *  the option that moves it, since the broker would otherwise run without what it kept. */
+export class BrokerStoreError extends GatewayError {
+  readonly dir: string;
+  constructor(dir: string, problem: string, options?: ErrorOptions) {
+    super(
+      'G2M_ERR_BROKER_STORE',
+      `the embedded broker cannot open its store ${dir}: ${problem}; set broker.dataDir (GATE2MQTT_BROKER_DATA_DIR) to another directory, or broker.persistence (GATE2MQTT_BROKER_PERSISTENCE) to memory`,
+      options,
+    );
+    this.dir = dir;
+  }
+}
+
 /** The broker could not be reached at start. */
 export class MqttConnectError extends GatewayError {
   constructor(url: string, cause: unknown) {

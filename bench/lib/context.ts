@@ -57,6 +57,8 @@ export interface RunContext {
 export interface Scenario {
   id: string;
   title: string;
+  /** Run only when `--only` names it. */
+  optional?: boolean;
   run(ctx: RunContext): Promise<Omit<ScenarioResult, 'id' | 'title' | 'seconds'>>;
 }
 

@@ -3,7 +3,8 @@
 // from /proc, apart from the load generators'.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
@@ -25,6 +26,9 @@ export interface GatewayOptions {
   /** Raise the soft open-file limit to this (the hard limit caps it); the effective one is reported. */
   openFiles?: number;
   env?: Record<string, string>;
+  /** The embedded broker's store (default memory, as in every run before it existed); disk: in a
+   *  fresh directory, removed at stop. */
+  persistence?: 'memory' | 'disk';
 }
 
 export class GatewayProcess {
@@ -36,10 +40,11 @@ export class GatewayProcess {
   readonly mqttUrl: string;
   readonly httpPort: number;
   readonly ports: { qyzn: number; wsdoor: number; wscam: number; broker: number };
+  readonly storeDir: string | undefined;
   private stderr = '';
   private readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 
-  private constructor(options: GatewayOptions, child: ChildProcess, fields: Pick<GatewayProcess, 'base' | 'clientId' | 'secret' | 'mqttUrl' | 'httpPort' | 'ports'>) {
+  private constructor(options: GatewayOptions, child: ChildProcess, fields: Pick<GatewayProcess, 'base' | 'clientId' | 'secret' | 'mqttUrl' | 'httpPort' | 'ports' | 'storeDir'>) {
     this.options = options;
     this.child = child;
     this.base = fields.base;
@@ -48,6 +53,7 @@ export class GatewayProcess {
     this.mqttUrl = fields.mqttUrl;
     this.httpPort = fields.httpPort;
     this.ports = fields.ports;
+    this.storeDir = fields.storeDir;
     this.exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     child.stderr?.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString()).slice(-4000);
@@ -73,6 +79,7 @@ export class GatewayProcess {
     const clientId = `g2m-bench-${id}`;
     const secret = randomBytes(16).toString('hex');
     const mqttUrl = options.mqttUrl || `mqtt://127.0.0.1:${broker}`;
+    const storeDir = options.persistence === 'disk' ? mkdtempSync(join(tmpdir(), 'g2m-bench-store-')) : undefined;
     const enabled = (a: 'qyzn' | 'wsdoor' | 'wscam' | 'gantry'): string => String(options.adapters.includes(a));
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -99,6 +106,8 @@ export class GatewayProcess {
       GATE2MQTT_WSCAM_PORT: String(wscam),
       GATE2MQTT_GANTRY_ENABLED: enabled('gantry'),
       GATE2MQTT_GANTRY_AUTH: 'bench-auth',
+      GATE2MQTT_BROKER_PERSISTENCE: options.persistence ?? 'memory',
+      ...(storeDir ? { GATE2MQTT_BROKER_DATA_DIR: storeDir } : {}),
       ...options.env,
     };
     const nodeArgs = ['--import', 'tsx'];
@@ -126,6 +135,7 @@ export class GatewayProcess {
       mqttUrl,
       httpPort: http,
       ports: { qyzn, wsdoor, wscam, broker },
+      storeDir,
     });
     await gateway.waitReady();
     return gateway;
@@ -174,6 +184,7 @@ export class GatewayProcess {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 15_000);
     const result = await this.exited;
     clearTimeout(timer);
+    if (this.storeDir) rmSync(this.storeDir, { recursive: true, force: true });
     return result;
   }
 }

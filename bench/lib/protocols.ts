@@ -22,7 +22,8 @@ export interface WorkerStats {
 }
 
 export type SubscriberProtocol = {
-  connect: { args: { url: string; clientId: string }; result: null };
+  /** `persistent`: a session the broker keeps (clean: false), whose QoS 1 messages it stores. */
+  connect: { args: { url: string; clientId: string; persistent?: boolean }; result: null };
   subscribe: { args: { filters: string[] }; result: null };
   begin: { args: TrackerWindow; result: null };
   progress: { args: null; result: { received: number; unique: number; stale: number; lastAtUs: number } };

@@ -27,6 +27,10 @@ export interface RigOptions {
   generators: number;
   /** Device kinds driven through the gateway (default qyzn); each gets `devices` devices. */
   kinds?: DeviceKind[];
+  /** The gateway's broker store (default memory). */
+  persistence?: 'memory' | 'disk';
+  /** The subscriber keeps a persistent session (default: clean), so the broker stores each message for it. */
+  persistentSubscriber?: boolean;
   /** Start the MQTT.js baseline publisher (default true). */
   baseline?: boolean;
   /** How long a terminal waits for its RESPONSE (longer than the gateway's publishTimeoutMs in T8). */
@@ -121,6 +125,7 @@ export class UplinkRig {
       logDir: ctx.rawDir,
       ...(options.brokerUrl ? { mqttUrl: options.brokerUrl } : {}),
       ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+      ...(options.persistence ? { persistence: options.persistence } : {}),
     });
     const [both, gatewayOutcome] = await Promise.allSettled([workers, gatewayStarting]);
     const started = spawned;
@@ -136,7 +141,7 @@ export class UplinkRig {
       const loads = new Map<DeviceKind, WorkerProcess<DeviceLoadProtocol>[]>();
       for (const { kind, w } of rest) loads.set(kind, [...(loads.get(kind) ?? []), w]);
       const baselineBase = `${gateway.base}-baseline`;
-      await subscriber.call('connect', { url: gateway.mqttUrl, clientId: `g2m-bench-sub-${id}` });
+      await subscriber.call('connect', { url: gateway.mqttUrl, clientId: `g2m-bench-sub-${id}`, persistent: options.persistentSubscriber === true });
       await subscriber.call('subscribe', { filters: [...kinds.map((k) => deviceEventFilter(gateway.base, k)), eventFilter(baselineBase)] });
       await publisher?.call('connect', { url: gateway.mqttUrl, clientId: `g2m-bench-pub-${id}`, inflightCap: 32 * options.devices });
       const qyznSerials = serials('Q', options.devices);

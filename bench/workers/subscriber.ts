@@ -15,8 +15,9 @@ let stray = 0;
 
 serve<SubscriberProtocol>(
   {
-    async connect({ url, clientId }) {
-      client = await connectMqtt(url, { clientId, protocolVersion: 5, clean: true, reconnectPeriod: 1000, keepalive: 60 });
+    async connect({ url, clientId, persistent = false }) {
+      const session = persistent ? { clean: false, properties: { sessionExpiryInterval: 3600 } } : { clean: true };
+      client = await connectMqtt(url, { clientId, protocolVersion: 5, reconnectPeriod: 1000, keepalive: 60, ...session });
       client.on('message', (_topic, payload) => {
         const at = nowUs();
         const stamp = stampOf(payload);

@@ -41,7 +41,9 @@ export function testConfig(overrides: DeepPartial<GatewayConfig> = {}): GatewayC
     baseTopic: uniqueBase(),
     log: { level: process.env.GATE2MQTT_TEST_LOG ?? 'silent' },
     mqtt: { url: EXTERNAL_BROKER, clientId: `g2mtest-${randomUUID().slice(0, 8)}`, reconnectPeriodMs: 200 },
-    broker: { host: '127.0.0.1', port: 0, wsPort: 0 },
+    // memory: tests run side by side, and a disk store is one directory per gateway (its LOCK);
+    // the tests of persistence give theirs a fresh one.
+    broker: { host: '127.0.0.1', port: 0, wsPort: 0, persistence: 'memory' },
     http: loopback,
     qyzn: loopback,
     wsdoor: loopback,
@@ -192,7 +194,7 @@ export async function externalBroker(t: Teardown): Promise<string> {
 export function spawnGateway(t: Teardown, env: Record<string, string>, args: string[] = []): ChildProcess & { stderrText: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', GATE2MQTT_LOG_LEVEL: 'warn', ...env },
+    env: { PATH: process.env.PATH ?? '', GATE2MQTT_LOG_LEVEL: 'warn', GATE2MQTT_BROKER_PERSISTENCE: 'memory', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
