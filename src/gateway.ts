@@ -8,6 +8,7 @@ import type { Adapter, AdapterContext, AdapterFactory } from './adapter.js';
 import { builtinAdapters } from './adapters.js';
 import { Bridge, PlatformRequests } from './bridge.js';
 import { EmbeddedBroker, type BrokerAddresses } from './broker.js';
+import { DirectHandover, DiskBuffer, type Handover } from './buffer.js';
 import { CommandRouter } from './commands.js';
 import type { AnswerConfig, GatewayConfig } from './config.js';
 import { Devices, type CoreServices } from './devices.js';
@@ -56,6 +57,7 @@ export class Gateway {
   private broker: EmbeddedBroker | undefined;
   private brokerAddresses: BrokerAddresses | undefined;
   private link: Link | undefined;
+  private readonly handover: Handover;
   private http: FastifyInstance | undefined;
   private httpAddress: string | undefined;
   private readonly running: Running[] = [];
@@ -70,6 +72,10 @@ export class Gateway {
     this.logger = options.logger ?? pino({ level: config.log.level, base: { name: 'gate2mqtt' } });
     this.topics = new Topics(config.baseTopic);
     this.definitions = (options.adapters ?? builtinAdapters(config)).filter((d) => d.config.enabled);
+    this.handover =
+      config.buffer.mode === 'disk'
+        ? new DiskBuffer({ config: config.buffer, metrics: this.metrics, logger: this.logger.child({ component: 'buffer' }) })
+        : new DirectHandover();
   }
 
   get ready(): boolean {
@@ -90,6 +96,8 @@ export class Gateway {
 
   async start(): Promise<void> {
     const { config, logger } = this;
+    // Before anything listens: a buffer that cannot be opened stops the start.
+    await this.handover.open();
     if (!config.mqtt.url) {
       this.broker = new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
       this.brokerAddresses = await this.broker.start();
@@ -118,10 +126,11 @@ export class Gateway {
     this.metrics.mqttConnected.set(1);
     link.on('disconnect', () => this.metrics.mqttConnected.set(0));
     link.on('connect', () => this.metrics.mqttConnected.set(1));
+    this.handover.attach(link);
 
     const bridge = new Bridge(link, this.topics, this.metrics);
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
-    const core: CoreServices = { link, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
+    const core: CoreServices = { link, handover: this.handover, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
     const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }));
     const http = createHttpServer({
       ...config.http,
@@ -207,6 +216,7 @@ export class Gateway {
       },
       broker: this.brokerAddresses ?? null,
       http: this.httpAddress ?? null,
+      buffer: this.handover.stats(),
       adapters: Object.fromEntries(
         this.running.map((r) => [r.id, { listen: r.listen ?? null, devices: r.devices.size, ...(r.failed ? { failed: r.failed } : {}) }]),
       ),
@@ -240,6 +250,7 @@ export class Gateway {
       if (this.link.connected) await this.link.retain(this.topics.bridgeState, 'offline');
       await this.link.stop();
     }
+    await this.handover.close();
     await this.broker?.stop();
     this.logger.info('gate2mqtt stopped');
   }
