@@ -48,7 +48,7 @@ async function brokerKill(t: Test, mode: 'off' | 'disk', outageMs: number) {
     serials.map(async (serial) => {
       const sim = r.device(serial, { responseTimeoutMs: PATIENCE_MS });
       await sim.start();
-      return sendNumbered(sim, serial, { intervalMs: 20, retryMs: 100, outage: () => down });
+      return sendNumbered(t, sim, serial, { intervalMs: 20, retryMs: 100, outage: () => down });
     }),
   );
   // Over a second of traffic first, so that the broker's autosave holds the subscriber's session.

@@ -34,12 +34,14 @@ export interface TrafficOptions {
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Sends `{serial}:{n}` as qrcode_data, n = 0, 1, 2 ..., each retried with the same seq (a qyzn
- *  retransmission) until answered 0, until stop() is called; then resolves its log. */
-export function sendNumbered(sim: QyznSimulator, serial: string, options: TrafficOptions): { stop(): Promise<TerminalLog> } {
+ *  retransmission) until answered 0, until stop() is called; then resolves its log. Stopped by
+ *  the test's teardown should the test fail first. */
+export function sendNumbered(t: Teardown, sim: QyznSimulator, serial: string, options: TrafficOptions): { log: TerminalLog; stop(): Promise<TerminalLog>; abort(): void } {
   const log: TerminalLog = { serial, accepted: [], retried: new Set(), acceptedDuringOutage: 0, attempts: 0, failures: 0, timeouts: 0 };
   let stopping = false;
+  let aborted = false;
   const run = (async () => {
-    for (let n = 0; !stopping; n++) {
+    for (let n = 0; !stopping && !aborted; n++) {
       const seq = sim.peekSeq();
       let attempt = sim.request('qrcode_data', { content: `${serial}:${n}` });
       for (;;) {
@@ -48,23 +50,32 @@ export function sendNumbered(sim: QyznSimulator, serial: string, options: Traffi
           (r) => r.result,
           () => 'timeout' as const,
         );
-        if (outcome === 0) break;
+        if (outcome === 0 || aborted) break;
         log.retried.add(n);
         if (outcome === 'timeout') log.timeouts += 1;
         else log.failures += 1;
         await pause(options.retryMs);
         attempt = sim.retransmit(seq);
       }
+      if (aborted) return;
       log.accepted.push(n);
       if (options.outage()) log.acceptedDuringOutage += 1;
       await pause(options.intervalMs);
     }
   })();
+  t.teardown(() => {
+    aborted = true;
+  });
   return {
+    log,
     async stop() {
       stopping = true;
       await run;
       return log;
+    },
+    /** A failed test's teardown: give up at once, whatever is unanswered. */
+    abort() {
+      aborted = true;
     },
   };
 }
