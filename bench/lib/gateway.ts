@@ -99,6 +99,8 @@ export class GatewayProcess {
       GATE2MQTT_WSCAM_PORT: String(wscam),
       GATE2MQTT_GANTRY_ENABLED: enabled('gantry'),
       GATE2MQTT_GANTRY_AUTH: 'bench-auth',
+      // The disk buffer's settings pass through, so a run can measure buffer.mode disk.
+      ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('GATE2MQTT_BUFFER_') && e[1] !== undefined)),
       ...options.env,
     };
     const nodeArgs = ['--import', 'tsx'];
