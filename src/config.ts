@@ -34,6 +34,15 @@ export interface MqttConfig {
   rejectUnauthorized: boolean;
 }
 
+export interface BufferConfig {
+  mode: 'off' | 'disk';
+  dir: string;
+  maxBytes: number;
+  maxMediaBytes: number;
+  maxAgeS: number;
+  commitMs: number;
+}
+
 export interface GatewayConfig {
   baseTopic: string;
   deviceTimeZone: string;
@@ -52,6 +61,7 @@ export interface GatewayConfig {
   http: { host: string; port: number; bodyLimitBytes: number; cert: string; key: string };
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
+  buffer: BufferConfig;
   shutdownTimeoutMs: number;
   qyzn: QyznConfig;
   gantry: GantryConfig;
@@ -254,6 +264,44 @@ export const schema: Schema<GatewayConfig> = {
       format: Boolean,
       default: false,
       env: 'GATE2MQTT_OUTPUT_INCLUDE_RAW',
+    },
+  },
+  buffer: {
+    mode: {
+      doc: '"off": a device is acknowledged only after the broker\'s PUBACK. "disk": a device message the broker cannot take now (or whose device has older ones waiting) is appended to an on-disk queue, the device acknowledged once the append is on disk, and the queue published in order when the broker is back.',
+      format: ['off', 'disk'],
+      default: 'off',
+      env: 'GATE2MQTT_BUFFER_MODE',
+    },
+    dir: {
+      doc: 'Directory of the disk buffer (relative to the working directory). Opened, never recreated, at start; one gateway per directory.',
+      format: String,
+      default: 'data/buffer',
+      env: 'GATE2MQTT_BUFFER_DIR',
+    },
+    maxBytes: {
+      doc: 'Largest size of the disk buffer; a message that does not fit is refused, and its device gets its failure code.',
+      format: 'nat',
+      default: 512 * MiB,
+      env: 'GATE2MQTT_BUFFER_MAX_BYTES',
+    },
+    maxMediaBytes: {
+      doc: 'Share of buffer.maxBytes that messages with media (images) may take: past it they are refused while messages without media still go in.',
+      format: 'nat',
+      default: 128 * MiB,
+      env: 'GATE2MQTT_BUFFER_MAX_MEDIA_BYTES',
+    },
+    maxAgeS: {
+      doc: 'Buffered messages older than this are dropped, logged and counted in gate2mqtt_buffer_expired_total (0: never).',
+      format: 'nat',
+      default: 7 * 24 * 3600,
+      env: 'GATE2MQTT_BUFFER_MAX_AGE_S',
+    },
+    commitMs: {
+      doc: 'Group commit: appends are written and synced to disk together at most this often (or every 100), and each device is acknowledged when its group is on disk.',
+      format: 'nat',
+      default: 20,
+      env: 'GATE2MQTT_BUFFER_COMMIT_MS',
     },
   },
   shutdownTimeoutMs: {

@@ -16,6 +16,7 @@ import type {
   UplinkOptions,
 } from './adapter.js';
 import type { Bridge, PlatformRequests } from './bridge.js';
+import type { Handed, Handover, Outgoing } from './buffer.js';
 import type { AnswerConfig, OutputConfig } from './config.js';
 import { OfflineError, ProtocolError } from './errors.js';
 import { extractMedia } from './media.js';
@@ -26,6 +27,8 @@ import { MAX_NAME_LENGTH, isValidTopicLevel, topicLevelProblem, type Topics } fr
 /** What every adapter's registry shares. */
 export interface CoreServices {
   link: Link;
+  /** Where device messages go: the link, or the disk buffer in front of it. */
+  handover: Handover;
   topics: Topics;
   metrics: Metrics;
   bridge: Bridge;
@@ -155,6 +158,8 @@ class Device implements DeviceHandle {
   readonly remote: string;
   readonly logger: Logger;
   readonly session: DeviceSession;
+  /** The disk buffer's ordering key. */
+  private readonly key: string;
   private readonly registry: Devices;
   private info: JsonObject;
   private alive = true;
@@ -170,6 +175,7 @@ class Device implements DeviceHandle {
     this.deviceId = identity.deviceId;
     this.remote = identity.remote;
     this.session = session;
+    this.key = `${registry.adapter}/${identity.deviceId}`;
     this.logger = registry.logger.child({ deviceId: identity.deviceId, remote: identity.remote });
     this.info = { deviceId: identity.deviceId, ...identity.info, remote: identity.remote, connectedAt: new Date().toISOString() };
     this.setLiveness(livenessMs);
@@ -210,17 +216,17 @@ class Device implements DeviceHandle {
     await this.publishEnvelope(this.core.topics.event(this.adapter, this.deviceId, name), name, data, options);
   }
 
-  private async publishEnvelope(topic: string, name: string, data: JsonObject, options: UplinkOptions, id = randomUUID()): Promise<void> {
-    const { link, topics, output } = this.core;
+  private async publishEnvelope(topic: string, name: string, data: JsonObject, options: UplinkOptions, id = randomUUID()): Promise<Handed> {
+    const { handover, topics, output } = this.core;
     const paths = options.media ?? [];
     const { data: body, media } =
       paths.length === 0 ? { data, media: [] } : extractMedia(data, paths, output.media, (field) => topics.media(this.adapter, this.deviceId, field));
     const envelope: JsonObject = { id, ts: new Date().toISOString(), adapter: this.adapter, deviceId: this.deviceId, name, data: body };
     if (output.includeRaw && options.raw !== undefined) envelope.raw = options.raw;
-    const event = link.publish(topic, JSON.stringify(envelope));
+    const message: Outgoing[] = [{ topic, payload: JSON.stringify(envelope) }];
+    for (const m of media) message.push({ topic: topics.media(this.adapter, this.deviceId, m.field), payload: m.bytes, retain: true, media: true });
     try {
-      if (media.length === 0) await event;
-      else await Promise.all([event, ...media.map((m) => link.publish(topics.media(this.adapter, this.deviceId, m.field), m.bytes, { retain: true }))]);
+      return await handover.deliver(this.key, message);
     } catch (err) {
       this.core.metrics.handoverFailures.inc({ adapter: this.adapter });
       this.logger.warn({ err: (err as Error).message, name }, 'message not handed over; the device gets its failure code');
@@ -242,11 +248,17 @@ class Device implements DeviceHandle {
     const { topics, requests } = this.core;
     const id = randomUUID();
     const reply = requests.wait(id, this.adapter, this.deviceId, name, answer.timeoutMs);
+    let handed: Handed;
     try {
-      await this.publishEnvelope(topics.request(this.adapter, this.deviceId, name), name, data, options, id);
+      handed = await this.publishEnvelope(topics.request(this.adapter, this.deviceId, name), name, data, options, id);
     } catch (err) {
       requests.cancel(id);
       throw err;
+    }
+    // Buffered: the platform sees it only once the broker is back, too late for this answer.
+    if (handed === 'buffered') {
+      requests.cancel(id);
+      return { data: fallback, source: 'fallback' };
     }
     const platform = await reply;
     if (!platform) return { data: fallback, source: 'fallback' };

@@ -62,8 +62,25 @@ export class MqttConnectError extends GatewayError {
 
 /** A message could not be handed over to the broker; the device gets its protocol's failure. */
 export class HandoverError extends GatewayError {
-  constructor(message: string, options?: ErrorOptions) {
-    super('G2M_ERR_HANDOVER', message, options);
+  constructor(message: string, options?: ErrorOptions, code = 'G2M_ERR_HANDOVER') {
+    super(code, message, options);
+  }
+}
+
+/** The disk buffer is at `buffer.maxBytes` (or, for a message with media, `buffer.maxMediaBytes`):
+ *  the message is refused like any other that cannot be handed over. */
+export class BufferFullError extends HandoverError {
+  constructor(message: string) {
+    super(message, undefined, 'G2M_ERR_BUFFER_FULL');
+  }
+}
+
+/** The disk buffer's store cannot be opened (taken by another gateway, unreadable, not a
+ *  directory): the gateway does not start rather than run without what it was told to keep. */
+export class BufferStoreError extends GatewayError {
+  constructor(dir: string, cause: unknown) {
+    const why = cause instanceof Error ? (cause.cause instanceof Error ? cause.cause.message : cause.message) : String(cause);
+    super('G2M_ERR_BUFFER_STORE', `the disk buffer at ${dir} cannot be opened (buffer.dir): ${why}`, { cause });
   }
 }
 

@@ -8,6 +8,7 @@ import type { Adapter, AdapterContext, AdapterFactory } from './adapter.js';
 import { builtinAdapters } from './adapters.js';
 import { Bridge, PlatformRequests } from './bridge.js';
 import { EmbeddedBroker, type BrokerAddresses } from './broker.js';
+import { DirectHandover, DiskBuffer, type Handover } from './buffer.js';
 import { CommandRouter } from './commands.js';
 import type { AnswerConfig, GatewayConfig } from './config.js';
 import { Devices, type CoreServices } from './devices.js';
@@ -58,6 +59,7 @@ export class Gateway {
   private link: Link | undefined;
   private router: CommandRouter | undefined;
   private starting: Promise<void> | undefined;
+  private readonly handover: Handover;
   private http: FastifyInstance | undefined;
   private httpAddress: string | undefined;
   private readonly running: Running[] = [];
@@ -72,6 +74,10 @@ export class Gateway {
     this.logger = options.logger ?? pino({ level: config.log.level, base: { name: 'gate2mqtt' } });
     this.topics = new Topics(config.baseTopic);
     this.definitions = (options.adapters ?? builtinAdapters(config)).filter((d) => d.config.enabled);
+    this.handover =
+      config.buffer.mode === 'disk'
+        ? new DiskBuffer({ config: config.buffer, metrics: this.metrics, logger: this.logger.child({ component: 'buffer' }) })
+        : new DirectHandover();
   }
 
   get ready(): boolean {
@@ -97,6 +103,8 @@ export class Gateway {
 
   private async open(): Promise<void> {
     const { config, logger } = this;
+    // Before anything listens: a buffer that cannot be opened stops the start.
+    await this.handover.open();
     const broker = config.mqtt.url ? undefined : new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
     this.broker = broker;
     const inProcess = broker !== undefined && config.broker.inProcess;
@@ -132,10 +140,11 @@ export class Gateway {
     this.metrics.mqttConnected.set(1);
     link.on('disconnect', () => this.metrics.mqttConnected.set(0));
     link.on('connect', () => this.metrics.mqttConnected.set(1));
+    this.handover.attach(link);
 
     const bridge = new Bridge(link, this.topics, this.metrics);
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
-    const core: CoreServices = { link, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
+    const core: CoreServices = { link, handover: this.handover, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
     const http = createHttpServer({
       ...config.http,
       metrics: this.metrics,
@@ -221,6 +230,7 @@ export class Gateway {
       },
       broker: this.brokerAddresses ?? null,
       http: this.httpAddress ?? null,
+      buffer: this.handover.stats(),
       adapters: Object.fromEntries(
         this.running.map((r) => [r.id, { listen: r.listen ?? null, devices: r.devices.size, ...(r.failed ? { failed: r.failed } : {}) }]),
       ),
@@ -257,6 +267,7 @@ export class Gateway {
       if (this.link.connected) await this.link.retain(this.topics.bridgeState, 'offline');
       await this.link.stop();
     }
+    await this.handover.close();
     await this.broker?.stop();
     this.logger.info('gate2mqtt stopped');
   }

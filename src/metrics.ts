@@ -12,6 +12,12 @@ export class Metrics {
   readonly protocolErrors: Counter<'adapter' | 'reason'>;
   readonly handoverFailures: Counter<'adapter'>;
   readonly mqttConnected: Gauge;
+  readonly bufferDepth: Gauge;
+  readonly bufferBytes: Gauge;
+  readonly bufferOldestAge: Gauge;
+  readonly bufferDrained: Counter;
+  readonly bufferExpired: Counter;
+  private buffer: BufferGauges | undefined;
   private readonly pendingIn = new PendingCounts();
   private readonly pendingOut = new PendingCounts();
 
@@ -67,7 +73,40 @@ export class Metrics {
       help: '1 while the gateway is connected to its broker.',
       registers,
     });
+    this.bufferDrained = new Counter({
+      name: 'gate2mqtt_buffer_drained_total',
+      help: 'Messages of the disk buffer published to the broker and acknowledged (buffer.mode disk).',
+      registers,
+    });
+    this.bufferExpired = new Counter({
+      name: 'gate2mqtt_buffer_expired_total',
+      help: 'Messages of the disk buffer dropped unpublished for being older than buffer.maxAgeS.',
+      registers,
+    });
+    this.bufferDepth = new Gauge({
+      name: 'gate2mqtt_buffer_depth',
+      help: 'Messages in the disk buffer, not yet acknowledged by the broker.',
+      registers,
+      collect: () => this.bufferDepth.set(this.buffer?.depth() ?? 0),
+    });
+    this.bufferBytes = new Gauge({
+      name: 'gate2mqtt_buffer_bytes',
+      help: 'Bytes of the messages in the disk buffer.',
+      registers,
+      collect: () => this.bufferBytes.set(this.buffer?.bytes() ?? 0),
+    });
+    this.bufferOldestAge = new Gauge({
+      name: 'gate2mqtt_buffer_oldest_age_seconds',
+      help: 'Age of the oldest message in the disk buffer (0 when empty).',
+      registers,
+      collect: async () => this.bufferOldestAge.set((await this.buffer?.oldestAgeS()) ?? 0),
+    });
     if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gate2mqtt_' });
+  }
+
+  /** The disk buffer's gauges read these when scraped. */
+  watchBuffer(gauges: BufferGauges): void {
+    this.buffer = gauges;
   }
 
   forAdapter(adapter: string): AdapterMetrics {
@@ -78,6 +117,12 @@ export class Metrics {
     };
   }
 
+}
+
+export interface BufferGauges {
+  depth(): number;
+  bytes(): number;
+  oldestAgeS(): Promise<number>;
 }
 
 /** What an adapter counts itself. Devices, commands, hand-overs and protocol errors are counted by

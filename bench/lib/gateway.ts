@@ -108,6 +108,8 @@ export class GatewayProcess {
       GATE2MQTT_GANTRY_AUTH: 'bench-auth',
       GATE2MQTT_BROKER_PERSISTENCE: options.persistence ?? 'memory',
       ...(storeDir ? { GATE2MQTT_BROKER_DATA_DIR: storeDir } : {}),
+      // The disk buffer's settings pass through, so a run can measure buffer.mode disk.
+      ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('GATE2MQTT_BUFFER_') && e[1] !== undefined)),
       ...options.env,
     };
     const nodeArgs = ['--import', 'tsx'];

@@ -219,8 +219,14 @@ export function exited(child: ChildProcess, ms = DEADLINE_MS): Promise<{ code: n
 
 /** Waits until `condition` holds, checking as the event loop turns, within the deadline. */
 export async function until(condition: () => boolean, what: string, ms = DEADLINE_MS): Promise<void> {
+  // Past the deadline the check stops too: left running, it would keep a failed test's process alive.
+  let over = false;
   const check = async (): Promise<void> => {
-    while (!condition()) await new Promise((resolve) => setTimeout(resolve, 5));
+    while (!over && !condition()) await new Promise((resolve) => setTimeout(resolve, 5));
   };
-  await within(check(), what, ms);
+  try {
+    await within(check(), what, ms);
+  } finally {
+    over = true;
+  }
 }
