@@ -109,6 +109,24 @@ export class Devices implements DeviceRegistry {
     return this.online.get(deviceId);
   }
 
+  /** A gateway that was killed, with a broker that kept its retained topics, left its devices
+   *  `online`. Each stored (retain-flagged) `online` of a device not connected here is set
+   *  `offline`; this gateway's own live availability comes without the flag, and a device that
+   *  connects meanwhile publishes `online` after it. Call before the adapter starts.
+   *  (Several instances on one base topic would need to tell their devices apart first.) */
+  forgetStale(): void {
+    const { link, topics } = this.core;
+    link.subscribe(topics.deviceFilter(this.adapter, 'availability'), (topic, payload, packet) => {
+      if (!packet.retain || payload.toString() !== 'online') return;
+      const deviceId = topics.deviceOf(topic);
+      if (deviceId === undefined || this.online.has(deviceId)) return;
+      this.logger.info({ deviceId }, 'retained online of a device not connected: set offline');
+      link.publish(topic, 'offline', { retain: true }).catch((err: unknown) => {
+        this.logger.warn({ deviceId, err: (err as Error).message }, 'stale availability not corrected');
+      });
+    });
+  }
+
   reachable(deviceId: string, session: DeviceSession): void {
     if (!isValidTopicLevel(deviceId)) {
       throw new ProtocolError('bad_identity', `device identity ${JSON.stringify(deviceId)} is not a valid topic level`);

@@ -156,6 +156,7 @@ export class Gateway {
       const adapterLogger = logger.child({ adapter: definition.id });
       const devices = new Devices(definition.id, core, definition.config.answers ?? {}, adapterLogger);
       const running: Running = { id: definition.id, devices, listen: undefined };
+      devices.forgetStale();
       this.running.push(running);
       let mappings: Mappings | undefined;
       try {

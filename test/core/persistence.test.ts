@@ -203,6 +203,14 @@ t.test('disk, kill -9: the gateway started again on the same directory has what 
   const wscam = (bridgeInfo.adapters as Record<string, { listen: string }>).wscam?.listen as string;
   await watcher.client.endAsync(true);
   const { info, events } = await leaveState(t, { mqttUrl: url, base, wscam }, subscriberId);
+  // A camera still connected when the gateway is killed: its retained availability stays online.
+  const connected = new CamSimulator({ url: `ws://${wscam}/`, sn: 'cam2', autoHeartbeat: false, answerTimeoutMs: 10_000 });
+  await connected.connect();
+  t.teardown(() => connected.close().catch(() => undefined));
+  t.match(await connected.heartbeat(), { ret: 0 }, 'cam2 identified');
+  const seen = await connectClient(t, url, { reconnectPeriod: 0 });
+  await seen.subscribe(`${base}/wscam/cam2/availability`);
+  await seen.take(`${base}/wscam/cam2/availability`, (p) => p.toString() === 'online');
 
   child.kill('SIGKILL');
   t.same(await exited(child), { code: null, signal: 'SIGKILL' });
@@ -216,6 +224,10 @@ t.test('disk, kill -9: the gateway started again on the same directory has what 
   const { sessionPresent, received } = await drainQueue(t, url2, base, subscriberId, events);
   t.ok(sessionPresent, 'the broker still has the session');
   t.same(received, events, 'the queued events, once each, in order');
+  const availability = await connectClient(t, url2);
+  await availability.subscribe(`${base}/wscam/cam2/availability`);
+  await availability.take(`${base}/wscam/cam2/availability`, (p) => p.toString() === 'offline');
+  t.pass('the camera connected at the kill is offline after the restart, not online as the killed gateway left it');
   again.kill('SIGTERM');
   t.same(await exited(again), { code: 0, signal: null }, 'and it stops cleanly');
 });
