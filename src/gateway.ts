@@ -91,7 +91,12 @@ export class Gateway {
   async start(): Promise<void> {
     const { config, logger } = this;
     if (!config.mqtt.url) {
-      this.broker = new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
+      this.broker = new EmbeddedBroker({
+        ...config.broker,
+        baseTopic: config.baseTopic,
+        loopbackClient: !config.broker.inProcess,
+        logger: logger.child({ component: 'broker' }),
+      });
       this.brokerAddresses = await this.broker.start();
     }
     const mqttLogger = logger.child({ component: 'mqtt' });
@@ -107,6 +112,8 @@ export class Gateway {
             url: this.mqttUrl,
             config: config.mqtt,
             will: { topic: this.topics.bridgeState, payload: 'offline' },
+            // The embedded broker's users and ACLs are for others: the gateway logs in as itself.
+            ...(this.broker ? { clientOverrides: this.broker.loopbackLogin() } : {}),
             logger: mqttLogger,
           });
     this.link = link;
