@@ -14,6 +14,7 @@ import {
   brokerUsers,
   loggedGateway,
   refused,
+  subscribeRefused,
   type TestUser,
 } from '../helpers/security.js';
 
@@ -125,9 +126,9 @@ t.test("a user whose ACL forbids it can neither send a command nor subscribe to 
   const snoop311 = await connectClient(t, url, { ...login(SNOOP), protocolVersion: 4 });
 
   for (const filter of ['#', `${base}/#`, `${base}/echo/dev1/command/+`, `${base}/+/+/command/+/reply`, '$SYS/#']) {
-    await t.rejects(dashboard.client.subscribeAsync(filter, { qos: 1 }), { packet: { granted: [NOT_AUTHORIZED_V5] } }, `dashboard SUBACK 0x87 for ${filter}`);
+    t.same(await subscribeRefused(dashboard.client, filter), [NOT_AUTHORIZED_V5], `dashboard SUBACK 0x87 for ${filter}`);
   }
-  await t.rejects(snoop311.client.subscribeAsync('#', { qos: 1 }), { packet: { granted: [SUBACK_FAILURE_V311] } }, 'MQTT 3.1.1 SUBACK 0x80 for #');
+  t.same(await subscribeRefused(snoop311.client, '#'), [SUBACK_FAILURE_V311], 'MQTT 3.1.1 SUBACK 0x80 for #');
   await dashboard.subscribe([`${base}/+/+/availability`, `${base}/+/+/event/#`]);
 
   // MQTT 5: the forbidden publish gets PUBACK 0x87 and is dropped; the connection stays.

@@ -2,12 +2,12 @@
 // hashes made once per file, and connections that are expected to be refused.
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
-import mqtt, { type IClientOptions } from 'mqtt';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { pino } from 'pino';
 import type { DeepPartial, GatewayConfig } from '../../src/config.js';
 import { Gateway, type AdapterDefinition } from '../../src/gateway.js';
 import { hashPassword } from '../../src/passwd.js';
-import { testConfig, type Teardown } from './harness.js';
+import { testConfig, within, type Teardown } from './harness.js';
 
 export interface LoggedGateway {
   gateway: Gateway;
@@ -56,21 +56,33 @@ export async function brokerUsers(users: TestUser[]): Promise<Array<{ username: 
   return Promise.all(users.map(async ({ secret, ...user }) => ({ ...user, password: await hashPassword(secret) })));
 }
 
-/** The error a connection attempt ends with; fails the test when it connects instead. */
-export async function refused(url: string, options: IClientOptions = {}): Promise<Error & { code?: string | number }> {
+/** How a connection attempt that must fail ends: its error (a CONNACK refusal has the reason
+ *  code as `code`), or `closed` when the connection ended without one. Fails the test when it
+ *  connects instead. */
+export function refused(url: string, options: IClientOptions = {}): Promise<Error & { code?: string | number }> {
+  const client = mqtt.connect(url, {
+    protocolVersion: 5,
+    clientId: `g2mtest-refused-${randomUUID().slice(0, 8)}`,
+    reconnectPeriod: 0,
+    connectTimeout: 5000,
+    ...options,
+  });
+  const outcome = new Promise<Error & { code?: string | number }>((resolve, reject) => {
+    client.once('connect', () => reject(new Error(`${url} accepted a connection that should have been refused`)));
+    client.once('error', (err) => resolve(err as Error & { code?: string | number }));
+    client.once('close', () => resolve(Object.assign(new Error('closed'), { code: 'closed' })));
+  });
+  return within(outcome, `the refusal of a connection to ${url}`).finally(() => client.end(true));
+}
+
+/** The SUBACK codes of a subscription that must be refused. */
+export async function subscribeRefused(client: MqttClient, filter: string): Promise<number[]> {
   try {
-    const client = await mqtt.connectAsync(url, {
-      protocolVersion: 5,
-      clientId: `g2mtest-refused-${randomUUID().slice(0, 8)}`,
-      reconnectPeriod: 0,
-      connectTimeout: 5000,
-      ...options,
-    });
-    await client.endAsync(true);
+    await client.subscribeAsync(filter, { qos: 1 });
   } catch (err) {
-    return err as Error & { code?: string | number };
+    return (err as { packet?: { granted?: number[] } }).packet?.granted ?? [];
   }
-  throw new Error(`${url} accepted a connection that should have been refused`);
+  throw new Error(`the subscription to ${filter} was granted`);
 }
 
 /** MQTT reason codes the tests expect. */
