@@ -52,8 +52,10 @@ t.test('with broker.tls.ca a client needs a certificate the CA signed', async (t
   const url = gateway.addresses().broker?.mqtt as string;
   const client = await connectClient(t, url, { ca: TLS_CA, cert: certs.cert, key: certs.key });
   t.ok(client.client.connected, 'with a certificate of the CA');
-  t.match(await refused(url, { ca: TLS_CA }), { message: /certificate required|closed|ECONNRESET/ }, 'without a certificate: the handshake fails');
-  t.match(await refused(url, { ca: TLS_CA, ...certs.stranger }), { message: /unknown ca|closed|ECONNRESET/ }, 'with a certificate of another CA: the handshake fails');
+  t.match(await refused(url, { ca: TLS_CA }), { message: /alert certificate required/ }, 'without a certificate: the handshake fails');
+  // TLS 1.3: the server judges a client certificate after the client's side of the handshake is
+  // done, so that client sees its connection closed before any CONNACK.
+  t.match(await refused(url, { ca: TLS_CA, ...certs.stranger }), { code: 'closed' }, 'with a certificate of another CA: closed before CONNACK');
 });
 
 t.test("TLS, a client CA and users with broker.inProcess false: the gateway's own client trusts the broker's certificate and logs in without a client certificate; nobody else does", async (t) => {
