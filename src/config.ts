@@ -5,6 +5,8 @@ import convict, { type Schema } from 'convict';
 import { load as loadYaml } from 'js-yaml';
 import { ConfigError } from './errors.js';
 import { MiB } from './config-kit.js';
+import { filterProblem } from './acl.js';
+import { passwordHashProblem } from './passwd.js';
 import { qyznConfigSchema, type QyznConfig } from '../adapters/qyzn/config.js';
 import { checkGantryOverrides, gantryConfigSchema, type GantryConfig } from '../adapters/gantry/config.js';
 import { wsdoorConfigSchema, type WsdoorConfig } from '../adapters/wsdoor/config.js';
@@ -43,22 +45,45 @@ export interface BufferConfig {
   commitMs: number;
 }
 
+export interface BrokerUser {
+  username: string;
+  /** A hash made by `gate2mqtt passwd`. */
+  password: string;
+  /** Topic filters the user may publish to; `{base}` is baseTopic. Missing: none. */
+  publish?: string[];
+  /** Topic filters the user may subscribe within. Missing: none. */
+  subscribe?: string[];
+}
+
+export interface BrokerConfig {
+  host: string;
+  port: number;
+  wsEnabled: boolean;
+  wsPort: number;
+  inProcess: boolean;
+  drainTimeoutMs: number;
+  persistence: 'memory' | 'disk';
+  dataDir: string;
+  users: BrokerUser[];
+  tls: { cert: string; key: string; ca: string };
+}
+
+export interface HttpConfig {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  cert: string;
+  key: string;
+  auth: { token: string; users: Array<{ username: string; password: string }> };
+}
+
 export interface GatewayConfig {
   baseTopic: string;
   deviceTimeZone: string;
   log: { level: string };
   mqtt: MqttConfig;
-  broker: {
-    host: string;
-    port: number;
-    wsEnabled: boolean;
-    wsPort: number;
-    inProcess: boolean;
-    drainTimeoutMs: number;
-    persistence: 'memory' | 'disk';
-    dataDir: string;
-  };
-  http: { host: string; port: number; bodyLimitBytes: number; cert: string; key: string };
+  broker: BrokerConfig;
+  http: HttpConfig;
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
   buffer: BufferConfig;
@@ -92,6 +117,40 @@ function brokerUrl(value: unknown): void {
 
 function nonEmpty(value: unknown): void {
   if (typeof value !== 'string' || value.trim() === '') throw new Error('must not be empty');
+}
+
+/** convict holds a list of objects only behind a format of its own; the shape is checked here.
+ *  An error starts with `[i].field`, which loadConfig joins to the option's path. */
+function userList(fields: { acl: boolean }): (value: unknown) => void {
+  return (value) => {
+    if (!Array.isArray(value)) throw new Error('must be a list of users');
+    const seen = new Set<string>();
+    value.forEach((user: unknown, i) => {
+      const at = `[${i}]`;
+      if (!user || typeof user !== 'object' || Array.isArray(user)) throw new Error(`${at}: must be an object with username and password`);
+      const entry = user as Record<string, unknown>;
+      const allowed = fields.acl ? ['username', 'password', 'publish', 'subscribe'] : ['username', 'password'];
+      const unknown = Object.keys(entry).find((key) => !allowed.includes(key));
+      if (unknown !== undefined) throw new Error(`${at}.${unknown}: not a field of a user (${allowed.join(', ')})`);
+      const { username } = entry;
+      if (typeof username !== 'string' || username === '' || username.includes(':')) {
+        throw new Error(`${at}.username: must be a non-empty string without ":"`);
+      }
+      if (seen.has(username)) throw new Error(`${at}.username: ${username} is listed twice`);
+      seen.add(username);
+      const problem = passwordHashProblem(entry.password);
+      if (problem) throw new Error(`${at}.password: ${problem}`);
+      if (!fields.acl) return;
+      for (const list of ['publish', 'subscribe'] as const) {
+        const filters = entry[list] ?? [];
+        if (!Array.isArray(filters)) throw new Error(`${at}.${list}: must be a list of topic filters`);
+        filters.forEach((filter: unknown, j) => {
+          const bad = filterProblem(filter);
+          if (bad) throw new Error(`${at}.${list}[${j}]: ${bad}`);
+        });
+      }
+    });
+  };
 }
 
 export const schema: Schema<GatewayConfig> = {
@@ -175,9 +234,9 @@ export const schema: Schema<GatewayConfig> = {
   },
   broker: {
     host: {
-      doc: 'Address the embedded broker binds to.',
+      doc: 'Address the embedded broker (MQTT and MQTT over WebSocket) binds to. Empty: 127.0.0.1 while broker.users is empty, 0.0.0.0 once users are configured. A non-loopback address with no users lets anyone on the network publish commands (a warning is logged).',
       format: String,
-      default: '0.0.0.0',
+      default: '',
       env: 'GATE2MQTT_BROKER_HOST',
     },
     port: {
@@ -205,6 +264,27 @@ export const schema: Schema<GatewayConfig> = {
       format: 'nat',
       default: 60000,
       env: 'GATE2MQTT_BROKER_DRAIN_TIMEOUT_MS',
+    },
+    users: {
+      doc: "Who may connect to the embedded broker, once any user is listed: a list of {username, password, publish, subscribe}. password is a hash made by `gate2mqtt passwd` (never a clear password); publish and subscribe are lists of MQTT topic filters the user may publish to and subscribe within ({base} is baseTopic; an empty or missing list allows nothing). File only. The gateway's own client is not subject to them.",
+      format: userList({ acl: true }),
+      default: [],
+      sensitive: true,
+    },
+    tls: {
+      cert: {
+        doc: 'Certificate file (PEM, with its chain) of the embedded broker: with broker.tls.key, its MQTT listener speaks mqtts:// and its WebSocket one wss://.',
+        format: String,
+        default: '',
+        env: 'GATE2MQTT_BROKER_TLS_CERT',
+      },
+      key: { doc: 'Key file (PEM) of broker.tls.cert.', format: String, default: '', env: 'GATE2MQTT_BROKER_TLS_KEY' },
+      ca: {
+        doc: 'CA file (PEM): when set, every client of the embedded broker must present a certificate it signed.',
+        format: String,
+        default: '',
+        env: 'GATE2MQTT_BROKER_TLS_CA',
+      },
     },
     inProcess: {
       doc: 'The gateway publishes into the embedded broker by calling it in the same process (fast); false: over a loopback MQTT connection, as to an external broker.',
@@ -242,6 +322,21 @@ export const schema: Schema<GatewayConfig> = {
       env: 'GATE2MQTT_HTTP_CERT',
     },
     key: { doc: 'TLS key file (PEM) for http.cert.', format: String, default: '', env: 'GATE2MQTT_HTTP_KEY', sensitive: true },
+    auth: {
+      token: {
+        doc: 'When set (or http.auth.users is), every HTTP route but gantry uploads (POST /monitor.do), /healthz and /readyz needs `Authorization: Bearer <token>` (or basic auth of http.auth.users).',
+        format: String,
+        default: '',
+        env: 'GATE2MQTT_HTTP_TOKEN',
+        sensitive: true,
+      },
+      users: {
+        doc: 'Basic-auth users of the HTTP server: a list of {username, password}, password a hash made by `gate2mqtt passwd`. File only.',
+        format: userList({ acl: false }),
+        default: [],
+        sensitive: true,
+      },
+    },
   },
   commands: {
     defaultTimeoutMs: {
@@ -388,7 +483,9 @@ function formatConvictError(err: unknown, file: string | undefined): string {
     .filter((line) => line.trim() !== '')
     .map((line) => {
       const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
-      return undeclared ? `${undeclared[1]}: not an option of gate2mqtt` : line.trim();
+      if (undeclared) return `${undeclared[1]}: not an option of gate2mqtt`;
+      // A list's format names the entry at fault as `[i].field`: joined to the option's path.
+      return line.trim().replace(/^([\w.]+): \[/, '$1[');
     })
     .join('\n');
 }

@@ -105,7 +105,14 @@ export class Gateway {
     const { config, logger } = this;
     // Before anything listens: a buffer that cannot be opened stops the start.
     await this.handover.open();
-    const broker = config.mqtt.url ? undefined : new EmbeddedBroker({ ...config.broker, logger: logger.child({ component: 'broker' }) });
+    const broker = config.mqtt.url
+      ? undefined
+      : new EmbeddedBroker({
+          ...config.broker,
+          baseTopic: config.baseTopic,
+          loopbackClient: !config.broker.inProcess,
+          logger: logger.child({ component: 'broker' }),
+        });
     this.broker = broker;
     const inProcess = broker !== undefined && config.broker.inProcess;
     // A loopback client needs the port it connects to; the in-process link subscribes before any
@@ -124,6 +131,8 @@ export class Gateway {
             url: this.mqttUrl,
             config: config.mqtt,
             will: { topic: this.topics.bridgeState, payload: 'offline' },
+            // The embedded broker's users and ACLs are for others: the gateway logs in as itself.
+            ...(broker ? { clientOverrides: broker.loopbackLogin() } : {}),
             logger: mqttLogger,
           });
     this.link = link;

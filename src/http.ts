@@ -1,12 +1,16 @@
 // The gateway's HTTP server: operations endpoints here; the gantry adapter adds its upload route.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Metrics } from './metrics.js';
+import { PasswordCheck } from './passwd.js';
 
 export interface HttpOptions {
   bodyLimitBytes: number;
   cert: string;
   key: string;
+  /** A token or users: every route but OPEN_ROUTES needs one of them. */
+  auth?: { token: string; users: ReadonlyArray<{ username: string; password: string }> };
   metrics: Metrics;
   /** What /readyz reports; 200 only when every part is true. */
   readiness: () => Record<string, boolean>;
@@ -19,6 +23,7 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     options.cert && options.key
       ? (Fastify({ ...base, https: { cert: readFileSync(options.cert), key: readFileSync(options.key) } }) as unknown as FastifyInstance)
       : Fastify(base);
+  guard(app, options.auth);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     const parts = options.readiness();
@@ -30,4 +35,42 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     return reply.type(options.metrics.registry.contentType).send(body);
   });
   return app;
+}
+
+/** What stays open when http.auth is set: gantries authenticate their uploads with binfile-auth,
+ *  and probes must not need a secret. Everything else, routes added later included, is guarded. */
+const OPEN_ROUTES = new Set(['POST /monitor.do', 'POST //monitor.do', 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz']);
+
+const CHALLENGE = 'Bearer realm="gate2mqtt", Basic realm="gate2mqtt", charset="UTF-8"';
+
+/** One onRequest hook on the root, added before any route: it runs for every route of every
+ *  plugin, and for unknown paths too (a 401 there tells nothing about which paths exist). */
+function guard(app: FastifyInstance, auth: HttpOptions['auth']): void {
+  const token = auth?.token ? digest(auth.token) : undefined;
+  const users = new PasswordCheck(auth?.users ?? []);
+  if (!token && users.empty) return;
+  app.addHook('onRequest', async (request, reply) => {
+    const route = request.routeOptions.url;
+    if (route !== undefined && OPEN_ROUTES.has(`${request.method} ${route}`)) return;
+    if (await authorized(request, token, users)) return;
+    return reply.code(401).header('www-authenticate', CHALLENGE).send({ error: 'unauthorized' });
+  });
+}
+
+async function authorized(request: FastifyRequest, token: Buffer | undefined, users: PasswordCheck): Promise<boolean> {
+  const header = request.headers.authorization ?? '';
+  const space = header.indexOf(' ');
+  const scheme = header.slice(0, space).toLowerCase();
+  const value = header.slice(space + 1).trim();
+  if (space < 0 || value === '') return false;
+  // Compared as digests: timingSafeEqual needs equal lengths, and the token's length is no secret to keep.
+  if (scheme === 'bearer') return token !== undefined && timingSafeEqual(digest(value), token);
+  if (scheme !== 'basic' || users.empty) return false;
+  const pair = Buffer.from(value, 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  return colon > 0 && users.verify(pair.slice(0, colon), pair.slice(colon + 1));
+}
+
+function digest(text: string): Buffer {
+  return createHash('sha256').update(text).digest();
 }

@@ -1,11 +1,14 @@
 #!/usr/bin/env node
-// The command line: gate2mqtt [--config FILE] [--print-config] [--FLAG VALUE ...]
+// The command line: gate2mqtt [--config FILE] [--print-config] [--FLAG VALUE ...], or
+// gate2mqtt passwd (a password hash for broker.users and http.auth.users).
 import { Gateway } from './gateway.js';
 import { cliFlags, loadConfig } from './config.js';
 import { ConfigError, GatewayError, PortInUseError } from './errors.js';
+import { runPasswd } from './passwd.js';
 import { VERSION } from './paths.js';
 
 const USAGE = `Usage: gate2mqtt [--config FILE] [--print-config] [flags]
+       gate2mqtt passwd  reads a password (one line on stdin), prints its hash for broker.users
 
   --config FILE     JSON or YAML configuration file (or GATE2MQTT_CONFIG)
   --print-config    print the effective configuration, secrets redacted, and exit
@@ -21,6 +24,10 @@ function fail(message: string, exitCode: number): never {
 }
 
 async function main(argv: string[]): Promise<void> {
+  if (argv[0] === 'passwd') {
+    process.exitCode = await runPasswd({ stdin: process.stdin, stdout: process.stdout, stderr: process.stderr });
+    return;
+  }
   let file: string | undefined;
   let printConfig = false;
   const args: string[] = [];

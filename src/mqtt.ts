@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt';
+import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { MqttConfig } from './config.js';
 import { HandoverError } from './errors.js';
@@ -38,6 +39,8 @@ export interface LinkOptions {
   url: string;
   config: Readonly<MqttConfig>;
   will: { topic: string; payload: string };
+  /** Laid over what `config` makes (the embedded broker's internal login and certificate). */
+  clientOverrides?: IClientOptions & Pick<ConnectionOptions, 'checkServerIdentity'>;
   logger: Logger;
 }
 
@@ -143,7 +146,7 @@ export class MqttLink extends EventEmitter implements Link {
     if (ca) options.ca = ca;
     if (cert) options.cert = cert;
     if (key) options.key = key;
-    return options;
+    return { ...options, ...this.options.clientOverrides };
   }
 
   private onConnect(receiveMaximum: number | undefined): void {
