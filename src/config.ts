@@ -40,7 +40,7 @@ export interface GatewayConfig {
   log: { level: string };
   mqtt: MqttConfig;
   broker: { host: string; port: number; wsEnabled: boolean; wsPort: number; inProcess: boolean; drainTimeoutMs: number };
-  http: { host: string; port: number; bodyLimitBytes: number; cert: string; key: string };
+  http: { host: string; port: number; bodyLimitBytes: number; headersTimeoutMs: number; requestTimeoutMs: number; cert: string; key: string };
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
   shutdownTimeoutMs: number;
@@ -200,6 +200,18 @@ export const schema: Schema<GatewayConfig> = {
       arg: 'http-port',
     },
     bodyLimitBytes: { doc: 'Largest HTTP body accepted.', format: 'nat', default: 8 * MiB },
+    headersTimeoutMs: {
+      doc: "Time a client has to send the headers of a request before the connection is closed (408). 0: Node's default of 60 s.",
+      format: 'nat',
+      default: 10_000,
+      env: 'GATE2MQTT_HTTP_HEADERS_TIMEOUT_MS',
+    },
+    requestTimeoutMs: {
+      doc: 'Time a client has to send a whole request, body included, before the connection is closed (408). 0: no limit.',
+      format: 'nat',
+      default: 30_000,
+      env: 'GATE2MQTT_HTTP_REQUEST_TIMEOUT_MS',
+    },
     cert: {
       doc: 'TLS certificate file (PEM): with http.key, the HTTP server (gantry uploads included) speaks HTTPS.',
       format: String,
