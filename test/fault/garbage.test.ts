@@ -13,7 +13,7 @@ import { QyznSimulator } from '../../sim/qyzn/simulator.js';
 import { CamSimulator } from '../../sim/wscam/simulator.js';
 import { DoorSimulator } from '../../sim/wsdoor/simulator.js';
 import { Commands, type Reply } from '../helpers/commands.js';
-import { connectClient, within } from '../helpers/harness.js';
+import { connectClient, until, within } from '../helpers/harness.js';
 import { startGatewayProcess, type GatewayProcess } from '../helpers/process.js';
 
 const FLOOD_MS = 20_000;
@@ -205,7 +205,7 @@ function wsFrame(opcode: number, payload: Buffer, options: { fin?: boolean; decl
 
 // --- the floods ------------------------------------------------------------------------------------
 
-type Flood = (stopped: () => boolean) => Promise<void>;
+type Flood = ((stopped: () => boolean) => Promise<void>) & { idle?: true };
 
 let endFlood: () => void = () => undefined;
 /** Settles when the flood is over: what idle connections wait for besides their close. */
@@ -248,7 +248,7 @@ function sendAndExpectClose(kind: string, address: string, bytes: () => Buffer, 
 
 /** `count` idle connections, each opened again when the gateway closes it. */
 function idle(kind: string, count: number, opener: () => Promise<Socket>): Flood {
-  return async (stopped) => {
+  const flood: Flood = async (stopped) => {
     await Promise.all(
       Array.from({ length: count }, async () => {
         while (!stopped()) {
@@ -268,6 +268,8 @@ function idle(kind: string, count: number, opener: () => Promise<Socket>): Flood
       }),
     );
   };
+  flood.idle = true;
+  return flood;
 }
 
 function qyznFloods(address: string): Flood[] {
@@ -609,7 +611,13 @@ t.test('20 s of garbage on every listener: same process, bounded RSS, devices se
     ...httpFloods(addresses.http),
     ...brokerFloods(addresses.mqtt.replace(/^mqtt:\/\//, ''), addresses.mqttWs?.replace(/^ws:\/\//, '')),
   ];
-  const running = floods.flatMap((flood) => Array.from({ length: WORKERS }, () => flood(stopped)));
+  // The idle connections first (each kind once: `count` of them), so that opening 2,600 at once
+  // does not eat into the deadlines of the first garbage inputs.
+  const idleTotal = Object.values(IDLE).reduce((sum, n) => sum + n, 0);
+  const idleOpened = (): number => [...tallies].filter(([kind]) => kind.includes('idle')).reduce((sum, [, v]) => sum + v.sent, 0);
+  const running = floods.filter((flood) => flood.idle).map((flood) => flood(stopped));
+  await until(() => idleOpened() >= idleTotal, `${idleTotal} idle connections open`, 20_000);
+  running.push(...floods.filter((flood) => !flood.idle).flatMap((flood) => Array.from({ length: WORKERS }, () => flood(stopped))));
   const floodStart = Date.now();
   await new Promise((resolve) => setTimeout(resolve, FLOOD_MS));
   flooding = false;
