@@ -74,6 +74,8 @@ export interface HttpConfig {
   bodyLimitBytes: number;
   cert: string;
   key: string;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   auth: { token: string; users: Array<{ username: string; password: string }> };
 }
 
@@ -315,6 +317,18 @@ export const schema: Schema<GatewayConfig> = {
       arg: 'http-port',
     },
     bodyLimitBytes: { doc: 'Largest HTTP body accepted.', format: 'nat', default: 8 * MiB },
+    headersTimeoutMs: {
+      doc: "Time a client has to send the headers of a request before the connection is closed (408). 0: Node's default of 60 s.",
+      format: 'nat',
+      default: 10_000,
+      env: 'GATE2MQTT_HTTP_HEADERS_TIMEOUT_MS',
+    },
+    requestTimeoutMs: {
+      doc: 'Time a client has to send a whole request, body included, before the connection is closed (408). 0: no limit.',
+      format: 'nat',
+      default: 30_000,
+      env: 'GATE2MQTT_HTTP_REQUEST_TIMEOUT_MS',
+    },
     cert: {
       doc: 'TLS certificate file (PEM): with http.key, the HTTP server (gantry uploads included) speaks HTTPS.',
       format: String,

@@ -96,6 +96,8 @@ export type ProtocolReason =
   | 'bad_identity' // the device identity is missing or cannot be a topic level
   | 'bad_name' // a message name that cannot be a topic level
   | 'clock_skew' // the message's clock is too far from the gateway's
+  // gantry, wsdoor, wscam (their HTTP listeners)
+  | 'bad_request' // not an HTTP request, or not sent within the HTTP deadlines
   // qyzn
   | 'bad_magic' // the bytes do not start a QYZN frame
   | 'unknown_type' // a frame header with an unknown message type
@@ -117,7 +119,6 @@ export type ProtocolReason =
   | 'unknown_version' // a version the seeds do not have
   | 'unknown_method' // a method that is not an upload
   | 'missing_fields' // an upload without a field its method requires
-  | 'bad_request' // an HTTP request the server could not read
   | 'bad_answer'; // a control answer that breaks the protocol (an HTTP error without a code)
 
 /** Why a device was refused for its credentials: the `reason` of an `auth_failed` event (its

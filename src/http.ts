@@ -7,6 +7,8 @@ import { PasswordCheck } from './passwd.js';
 
 export interface HttpOptions {
   bodyLimitBytes: number;
+  headersTimeoutMs: number;
+  requestTimeoutMs: number;
   cert: string;
   key: string;
   /** A token or users: every route but OPEN_ROUTES needs one of them. */
@@ -17,12 +19,25 @@ export interface HttpOptions {
 }
 
 export function createHttpServer(options: HttpOptions): FastifyInstance {
+  // Without these fastify has no request timeout, and Node's headers timeout (which also ends a
+  // connection that never sends a byte) is 60 s checked every 30 s: a client that dribbles its
+  // body would hold its connection for ever. Checked every second, so a deadline is kept to that.
+  const timeouts = {
+    ...(options.headersTimeoutMs > 0 ? { headersTimeout: options.headersTimeoutMs } : {}),
+    connectionsCheckingInterval: Math.min(1000, options.headersTimeoutMs || 1000, options.requestTimeoutMs || 1000),
+  };
   // forceCloseConnections: a device's idle keep-alive connection must not hold up the 5 s shutdown.
-  const base = { bodyLimit: options.bodyLimitBytes, logger: false, return503OnClosing: true, forceCloseConnections: true } as const;
+  const base = {
+    bodyLimit: options.bodyLimitBytes,
+    requestTimeout: options.requestTimeoutMs,
+    logger: false,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  } as const;
   const app: FastifyInstance =
     options.cert && options.key
-      ? (Fastify({ ...base, https: { cert: readFileSync(options.cert), key: readFileSync(options.key) } }) as unknown as FastifyInstance)
-      : Fastify(base);
+      ? (Fastify({ ...base, https: { cert: readFileSync(options.cert), key: readFileSync(options.key), ...timeouts } }) as unknown as FastifyInstance)
+      : Fastify({ ...base, http: timeouts });
   guard(app, options.auth);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

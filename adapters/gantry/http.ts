@@ -1,6 +1,7 @@
 // The gantry's routes on the gateway's shared HTTP server: POST /monitor.do (and //monitor.do) in an
 // encapsulated plugin that keeps the raw body for its MD5, every answer sent with its binfile-md5.
 // What an upload is answered is uploads.ts's to say.
+import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AdapterContext, JsonObject } from '../../src/adapter.js';
 import { Code, HEADER_AUTH, HEADER_MD5, UPLOAD_PATH, UPLOAD_PATH_DOUBLE_SLASH, type BusinessCode } from './constants.js';
@@ -37,6 +38,12 @@ export function uploadRoutes(
   onUpload: (req: UploadRequest) => Promise<UploadAnswer>,
 ): (app: FastifyInstance) => Promise<void> {
   return async (app) => {
+    // Bytes that are not HTTP, or a request not sent in time, never reach a route or the error
+    // handler: fastify answers them 400 or 408 on its own. Counted here, as the gantry's listener.
+    app.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+      if (!err.code?.startsWith('HPE_') && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') return;
+      context.events.protocolError('bad_request', { remote: `${plainIp(socket.remoteAddress)}:${socket.remotePort ?? 0}` });
+    });
     // Encapsulated: the core's routes keep their JSON parser; here MD5 needs the raw bytes.
     app.removeAllContentTypeParsers();
     app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));

@@ -32,6 +32,7 @@ export abstract class WsAdapter<C extends WsListenerConfig, Conn extends WsDevic
       config: this.context.config,
       logger: this.context.logger,
       accept: (socket, remote) => this.createConnection(socket, remote, env).open(),
+      badRequest: (remote) => this.context.events.protocolError('bad_request', { remote }),
     });
     const address = await listener.start();
     this.listener = listener;

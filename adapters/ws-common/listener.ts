@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { DisconnectReason } from '../../src/adapter.js';
@@ -24,6 +25,8 @@ export interface WsListenerOptions {
   config: Readonly<WsListenerConfig>;
   logger: Logger;
   accept(socket: WebSocket, remote: string): WsPeer;
+  /** Bytes that are not an HTTP request (or not sent in time) reached the listener. */
+  badRequest(remote: string): void;
 }
 
 interface Tracked {
@@ -67,6 +70,14 @@ export class WsListener {
     this.wss = wss;
     wss.on('error', (err) => logger.error({ err }, `${adapter} WebSocket server error`));
     wss.on('connection', (socket, request: IncomingMessage) => this.connection(socket, request));
+    // With a listener of ours, Node leaves the answer and the close to it (as its default would).
+    server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+      if (err.code?.startsWith('HPE_') || err.code === 'ERR_HTTP_REQUEST_TIMEOUT') this.options.badRequest(remoteOf(socket as Socket));
+      if (socket.writable && (socket as Socket).bytesWritten === 0) {
+        socket.write(`HTTP/1.1 ${err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request'}\r\nconnection: close\r\n\r\n`);
+      }
+      socket.destroy();
+    });
     server.on('request', (_req: IncomingMessage, res: ServerResponse) => {
       res.writeHead(426, { 'content-type': 'text/plain', upgrade: 'websocket' });
       res.end(`${adapter}: WebSocket only\n`);
