@@ -162,7 +162,7 @@ function brokerUrlOf(child: ReturnType<typeof spawnGateway>): Promise<string> {
       let text = '';
       child.stdout?.on('data', (chunk: Buffer) => {
         text += chunk.toString();
-        const m = /"mqtt":"(127\.0\.0\.1:\d+)"[^\n]*embedded MQTT broker listening/.exec(text);
+        const m = /"mqtt":"(?:mqtt:\/\/)?(127\.0\.0\.1:\d+)"[^\n]*embedded MQTT broker listening/.exec(text);
         if (m) resolve(`mqtt://${m[1] as string}`);
       });
     }),
