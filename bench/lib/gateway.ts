@@ -29,6 +29,8 @@ export interface GatewayOptions {
   /** The embedded broker's store (default memory, as in every run before it existed); disk: in a
    *  fresh directory, removed at stop. */
   persistence?: 'memory' | 'disk';
+  /** buffer.mode (default off); disk: in a fresh directory, removed at stop. */
+  buffer?: 'off' | 'disk';
 }
 
 export class GatewayProcess {
@@ -79,7 +81,8 @@ export class GatewayProcess {
     const clientId = `g2m-bench-${id}`;
     const secret = randomBytes(16).toString('hex');
     const mqttUrl = options.mqttUrl || `mqtt://127.0.0.1:${broker}`;
-    const storeDir = options.persistence === 'disk' ? mkdtempSync(join(tmpdir(), 'g2m-bench-store-')) : undefined;
+    const onDisk = options.persistence === 'disk' || options.buffer === 'disk';
+    const storeDir = onDisk ? mkdtempSync(join(tmpdir(), 'g2m-bench-store-')) : undefined;
     const enabled = (a: 'qyzn' | 'wsdoor' | 'wscam' | 'gantry'): string => String(options.adapters.includes(a));
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '',
@@ -107,7 +110,8 @@ export class GatewayProcess {
       GATE2MQTT_GANTRY_ENABLED: enabled('gantry'),
       GATE2MQTT_GANTRY_AUTH: 'bench-auth',
       GATE2MQTT_BROKER_PERSISTENCE: options.persistence ?? 'memory',
-      ...(storeDir ? { GATE2MQTT_BROKER_DATA_DIR: storeDir } : {}),
+      ...(storeDir ? { GATE2MQTT_BROKER_DATA_DIR: join(storeDir, 'broker'), GATE2MQTT_BUFFER_DIR: join(storeDir, 'buffer') } : {}),
+      ...(options.buffer ? { GATE2MQTT_BUFFER_MODE: options.buffer } : {}),
       // The disk buffer's settings pass through, so a run can measure buffer.mode disk.
       ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('GATE2MQTT_BUFFER_') && e[1] !== undefined)),
       ...options.env,

@@ -29,6 +29,8 @@ export interface RigOptions {
   kinds?: DeviceKind[];
   /** The gateway's broker store (default memory). */
   persistence?: 'memory' | 'disk';
+  /** The gateway's buffer.mode (default off). */
+  buffer?: 'off' | 'disk';
   /** The subscriber keeps a persistent session (default: clean), so the broker stores each message for it. */
   persistentSubscriber?: boolean;
   /** Start the MQTT.js baseline publisher (default true). */
@@ -126,6 +128,7 @@ export class UplinkRig {
       ...(options.brokerUrl ? { mqttUrl: options.brokerUrl } : {}),
       ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
       ...(options.persistence ? { persistence: options.persistence } : {}),
+      ...(options.buffer ? { buffer: options.buffer } : {}),
     });
     const [both, gatewayOutcome] = await Promise.allSettled([workers, gatewayStarting]);
     const started = spawned;

@@ -47,19 +47,23 @@ async function repliesTo(inbox: Inbox, base: string, id: string): Promise<Array<
     .filter((r) => r.id === id);
 }
 
-t.test('a command queued at Mosquitto while the gateway was stopped gets one reply, executed', async (t) => {
+/** A gateway ran once on an own Mosquitto (making its persistent session there) and stopped; then
+ *  `command` was published to dev1's ping: the broker holds it for the gateway's session. */
+async function queuedWhileStopped(t: Teardown, command: object) {
   const mosquitto = await ownMosquitto(t);
   const base = uniqueBase();
   const config = { baseTopic: base, mqtt: { url: mosquitto.url, clientId: `g2mtest-restart-${base.slice(-8)}` } };
-
-  // The first run makes the persistent session (its subscriptions) at the broker.
   const first = gateway(t, config, [echoAdapter()]);
   await first.start();
   await first.stop();
-
   const platform = await connectClient(t, mosquitto.url);
   await platform.subscribe(`${base}/echo/+/command/+/reply`);
-  await platform.client.publishAsync(`${base}/echo/dev1/command/ping`, JSON.stringify({ id: 'while-down', data: { n: 7 } }), { qos: 1 });
+  await platform.client.publishAsync(`${base}/echo/dev1/command/ping`, JSON.stringify(command), { qos: 1 });
+  return { base, config, platform };
+}
+
+t.test('a command queued at Mosquitto while the gateway was stopped gets one reply, executed', async (t) => {
+  const { base, config, platform } = await queuedWhileStopped(t, { id: 'while-down', data: { n: 7 } });
 
   const held = heldAdapter();
   const second = gateway(t, config, [echoAdapter(), held.definition]);
@@ -77,34 +81,29 @@ t.test('a command queued at Mosquitto while the gateway was stopped gets one rep
 });
 
 t.test('a command queued at Mosquitto for a device that is not back is answered offline, once', async (t) => {
-  const mosquitto = await ownMosquitto(t);
-  const base = uniqueBase();
-  const config = { baseTopic: base, mqtt: { url: mosquitto.url, clientId: `g2mtest-restart-${base.slice(-8)}` } };
-  const first = gateway(t, config, [echoAdapter()]);
-  await first.start();
-  await first.stop();
-
-  const platform = await connectClient(t, mosquitto.url);
-  await platform.subscribe(`${base}/echo/+/command/+/reply`);
-  await platform.client.publishAsync(`${base}/echo/dev1/command/ping`, JSON.stringify({ id: 'nobody-home' }), { qos: 1 });
-
+  const { base, config, platform } = await queuedWhileStopped(t, { id: 'nobody-home' });
   await gateway(t, config, [echoAdapter()]).start();
   const reply = await platform.json(`${base}/echo/dev1/command/ping/reply`, (r) => r.id === 'nobody-home');
   t.same(reply.error, { type: 'offline', message: 'device dev1 is not connected' });
   t.equal((await repliesTo(platform, base, 'nobody-home')).length, 1, 'exactly one reply');
 });
 
-t.test('a command published to the embedded broker while the gateway is still starting gets one reply, executed', async (t) => {
+/** A gateway on its embedded broker, still starting (an adapter held), and `command` published to
+ *  dev1's ping; at its PUBACK the broker has handed it to its subscribers, the held router among them. */
+async function publishedWhileStarting(t: Teardown, command: object) {
   const held = heldAdapter();
   const g = gateway(t, { mqtt: { url: '' } }, [echoAdapter(), held.definition]);
   const base = g.config.baseTopic;
   const starting = g.start();
   await until(() => g.addresses().adapters.echo !== undefined, 'the echo adapter to listen');
-
   const platform = await connectClient(t, g.mqttUrl);
   await platform.subscribe(`${base}/echo/+/command/+/reply`);
-  // PUBACK: the broker has handed it to its subscribers, the gateway's held router among them.
-  await platform.client.publishAsync(`${base}/echo/dev1/command/ping`, JSON.stringify({ id: 'early', data: { n: 1 } }), { qos: 1 });
+  await platform.client.publishAsync(`${base}/echo/dev1/command/ping`, JSON.stringify(command), { qos: 1 });
+  return { g, base, held, starting, platform };
+}
+
+t.test('a command published to the embedded broker while the gateway is still starting gets one reply, executed', async (t) => {
+  const { g, base, held, starting, platform } = await publishedWhileStarting(t, { id: 'early', data: { n: 1 } });
   const device = await EchoDevice.connect(g.addresses().adapters.echo as string, 'dev1');
   t.teardown(() => device.close());
   held.release();
@@ -117,14 +116,7 @@ t.test('a command published to the embedded broker while the gateway is still st
 });
 
 t.test('a command held while the gateway starts is answered offline when the gateway stops instead', async (t) => {
-  const held = heldAdapter();
-  const g = gateway(t, { mqtt: { url: '' } }, [echoAdapter(), held.definition]);
-  const base = g.config.baseTopic;
-  const starting = g.start();
-  await until(() => g.addresses().adapters.echo !== undefined, 'the echo adapter to listen');
-  const platform = await connectClient(t, g.mqttUrl);
-  await platform.subscribe(`${base}/echo/+/command/+/reply`);
-  await platform.client.publishAsync(`${base}/echo/dev1/command/ping`, JSON.stringify({ id: 'cut-short' }), { qos: 1 });
+  const { g, base, held, starting, platform } = await publishedWhileStarting(t, { id: 'cut-short' });
   const stopped = g.stop();
   const reply = await platform.json(`${base}/echo/dev1/command/ping/reply`, (r) => r.id === 'cut-short');
   t.same(reply.error, { type: 'offline', message: 'the gateway is stopping' });

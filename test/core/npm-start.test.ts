@@ -6,16 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { ROOT, VERSION } from '../../src/paths.js';
-import { connectClient, exited, externalBroker, uniqueBase, until, type Teardown } from '../helpers/harness.js';
-
-const PORTS_ZERO = {
-  GATE2MQTT_BROKER_PORT: '0',
-  GATE2MQTT_BROKER_WS_PORT: '0',
-  GATE2MQTT_HTTP_PORT: '0',
-  GATE2MQTT_QYZN_PORT: '0',
-  GATE2MQTT_WSDOOR_PORT: '0',
-  GATE2MQTT_WSCAM_PORT: '0',
-};
+import { PORTS_ZERO, connectClient, exited, externalBroker, uniqueBase, until, type Teardown } from '../helpers/harness.js';
 
 // `npm ci` builds dist/ (the prepare script); a tree installed with --ignore-scripts has none.
 if (!existsSync(join(ROOT, 'dist/src/main.js'))) spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });

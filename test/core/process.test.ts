@@ -5,16 +5,7 @@ import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
-import { connectClient, exited, externalBroker, spawnGateway, uniqueBase, type Teardown } from '../helpers/harness.js';
-
-const PORTS_ZERO = {
-  GATE2MQTT_BROKER_PORT: '0',
-  GATE2MQTT_BROKER_WS_PORT: '0',
-  GATE2MQTT_HTTP_PORT: '0',
-  GATE2MQTT_QYZN_PORT: '0',
-  GATE2MQTT_WSDOOR_PORT: '0',
-  GATE2MQTT_WSCAM_PORT: '0',
-};
+import { PORTS_ZERO, connectClient, exited, externalBroker, spawnGateway, uniqueBase, type Teardown } from '../helpers/harness.js';
 
 async function gatewayOn(t: Teardown) {
   const url = await externalBroker(t);

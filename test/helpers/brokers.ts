@@ -1,35 +1,15 @@
 // Brokers a test can restart or cut off: real brokers, real sockets.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
-import mqtt from 'mqtt';
 import { pino } from 'pino';
 import { EmbeddedBroker } from '../../src/broker.js';
 import { EXTERNAL_BROKER, within, type Teardown } from './harness.js';
+import { accepting, freePort } from './mosquitto.js';
 
 export interface Restartable {
   url: string;
   stop(): Promise<void>;
   start(): Promise<void>;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function reachable(url: string): Promise<void> {
-  for (;;) {
-    try {
-      const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1000 });
-      await client.endAsync(true);
-      return;
-    } catch {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
 }
 
 /** A broker that forgets everything when restarted: aedes of the test's own, or, in the
@@ -50,7 +30,7 @@ export async function restartableBroker(t: Teardown): Promise<Restartable> {
       await broker.start();
       stopCurrent = () => broker.stop();
     }
-    await within(reachable(url), `the broker on port ${port} to accept connections`);
+    await within(accepting(url), `the broker on port ${port} to accept connections`);
   };
   const stop = async (): Promise<void> => {
     const current = stopCurrent;

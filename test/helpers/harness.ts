@@ -190,6 +190,16 @@ export async function externalBroker(t: Teardown): Promise<string> {
   return url;
 }
 
+/** Every listener of a spawned gateway on a free port. */
+export const PORTS_ZERO: Readonly<Record<string, string>> = {
+  GATE2MQTT_BROKER_PORT: '0',
+  GATE2MQTT_BROKER_WS_PORT: '0',
+  GATE2MQTT_HTTP_PORT: '0',
+  GATE2MQTT_QYZN_PORT: '0',
+  GATE2MQTT_WSDOOR_PORT: '0',
+  GATE2MQTT_WSCAM_PORT: '0',
+};
+
 /** The gateway as a user runs it, in its own process (through tsx, so no build is needed). */
 export function spawnGateway(t: Teardown, env: Record<string, string>, args: string[] = []): ChildProcess & { stderrText: () => string } {
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src/main.ts'), ...args], {

@@ -37,7 +37,8 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   return port;
 }
 
-async function accepting(url: string): Promise<void> {
+/** Resolves once a broker at `url` takes an MQTT connection. */
+export async function accepting(url: string): Promise<void> {
   for (;;) {
     try {
       const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 1000 });
