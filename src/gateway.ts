@@ -141,14 +141,23 @@ export class Gateway {
     this.router = router;
     router.listen(this.definitions.map((d) => d.id));
     if (broker && inProcess) this.brokerAddresses = await broker.start();
-    try {
-      await link.start();
-    } catch (err) {
-      throw new MqttConnectError(redactUrl(this.mqttUrl), err);
-    }
-    this.metrics.mqttConnected.set(1);
     link.on('disconnect', () => this.metrics.mqttConnected.set(0));
     link.on('connect', () => this.metrics.mqttConnected.set(1));
+    const connecting = link.start();
+    if (!broker && config.buffer.mode === 'disk') {
+      // A cabinet's gateway may start while its uplink is down: the disk buffer takes the devices'
+      // messages until the broker is reached (the client keeps trying).
+      connecting.catch((err: unknown) =>
+        logger.warn({ url: redactUrl(this.mqttUrl), err: (err as Error).message }, 'MQTT broker unreachable at start; device messages go to the disk buffer until it is reached'),
+      );
+    } else {
+      try {
+        await connecting;
+      } catch (err) {
+        throw new MqttConnectError(redactUrl(this.mqttUrl), err);
+      }
+    }
+    this.metrics.mqttConnected.set(link.connected ? 1 : 0);
     this.handover.attach(link);
 
     const bridge = new Bridge(link, this.topics, this.metrics);

@@ -103,10 +103,19 @@ export class MqttLink extends EventEmitter implements Link {
         }
         reject(err);
       };
-      client.once('error', onFirstError);
+      // Every error has a listener (an 'error' without one would end the process): the first
+      // settles the start, later ones (the client keeps reconnecting) are logged.
+      let settled = false;
+      client.on('error', (err: Error & { code?: unknown }) => {
+        if (settled) {
+          this.options.logger.warn({ err }, 'MQTT error');
+          return;
+        }
+        settled = true;
+        onFirstError(err);
+      });
       client.once('connect', () => {
-        client.off('error', onFirstError);
-        client.on('error', (err) => this.options.logger.warn({ err }, 'MQTT error'));
+        settled = true;
         resolve();
       });
       client.on('connect', (connack) => this.onConnect(connack.properties?.receiveMaximum));
