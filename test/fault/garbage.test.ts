@@ -337,7 +337,9 @@ function wsFloods(adapter: string, address: string, idleCount: number): Flood[] 
     // Not even HTTP: Node's parser refuses it before any WebSocket exists.
     sendAndExpectClose(`${adapter} random bytes before the upgrade`, address, () => randomBytes(1 + Math.floor(random() * 4096))),
     upgraded(`${adapter} random bytes after the upgrade`, async (socket) => {
-      const bytes = randomBytes(1 + Math.floor(random() * 4096));
+      // At least the two bytes a frame header starts with: ws checks them only once both are in
+      // (one byte alone would wait for the identify deadline instead).
+      const bytes = randomBytes(2 + Math.floor(random() * 4096));
       // An unmasked or reserved-bit frame: broken framing whatever follows.
       bytes[0] = ((bytes[0] as number) | 0x70) & 0xff;
       tally(`${adapter} random bytes after the upgrade`).bytes += bytes.length;
