@@ -282,10 +282,23 @@ function hoist(commandSchema: Schema, prefix: string, into: Record<string, Schem
   return rewrite(rest) as Schema;
 }
 
-/** An alias's defaults are laid under the caller's data: what they supply is not required of it. */
-function withoutRequired(dataSchema: Schema, supplied: Schema | undefined): Schema {
-  if (!supplied || !Array.isArray(dataSchema.required)) return dataSchema;
-  return { ...dataSchema, required: (dataSchema.required as string[]).filter((key) => !Object.hasOwn(supplied, key)) };
+/** Keywords of a data schema that a value laid under the caller's data cannot invalidate. */
+const PER_PROPERTY = ['type', 'properties', 'additionalProperties', 'patternProperties', 'propertyNames', 'description', '$comment'];
+
+/** An alias's defaults are laid under the caller's data, and the result is checked against the
+ *  native command's schema: data the gateway accepts may lack what the native schema requires,
+ *  and JSON Schema cannot say "valid once merged". So an alias's data keeps the per-property
+ *  checks (a value given must be valid) with the defaults as `default`s, and drops the
+ *  requirements; the gateway still checks the merged data and answers `invalid` naming why. */
+function aliasData(dataSchema: Schema, defaults: Schema | undefined, native: string): Schema {
+  if (!defaults || Object.keys(defaults).length === 0) return dataSchema;
+  const kept: Schema = Object.fromEntries(Object.entries(dataSchema).filter(([key]) => PER_PROPERTY.includes(key)));
+  const properties = (kept.properties ?? {}) as Record<string, Schema>;
+  kept.properties = Object.fromEntries(
+    Object.entries(properties).map(([key, property]) => [key, Object.hasOwn(defaults, key) ? { ...property, default: defaults[key] } : property]),
+  );
+  kept.description = `Laid over ${JSON.stringify(defaults)}; the merged data must be valid ${native} data.`;
+  return kept;
 }
 
 function commandPayload(dataSchema: Schema): Schema {
@@ -376,15 +389,17 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): Schema {
     const file = commandsFile(adapterId);
     const natives = file.commands ?? {};
     const entries: Array<[string, { description: string; data: Schema }]> = [];
+    const hoisted = new Map<string, Schema>();
     for (const [command, spec] of Object.entries(natives)) {
-      entries.push([command, { description: spec.description ?? '', data: hoist(spec.schema, `${adapterId}_${command}`, componentSchemas) }]);
+      hoisted.set(command, hoist(spec.schema, `${adapterId}_${command}`, componentSchemas));
+      entries.push([command, { description: spec.description ?? '', data: hoisted.get(command) as Schema }]);
     }
     for (const [alias, spec] of Object.entries(file.aliases ?? {})) {
-      const native = natives[spec.command];
+      const native = hoisted.get(spec.command);
       if (!native) continue; // Mappings refuses such a file; the adapter does not start
-      const data = withoutRequired(hoist(native.schema, `${adapterId}_${alias}`, componentSchemas), spec.defaults);
-      const defaults = spec.defaults ? ` with ${JSON.stringify(spec.defaults)} under the caller's data` : '';
-      entries.push([alias, { description: `${spec.description ?? ''} (alias of ${spec.command}${defaults})`.trim(), data }]);
+      const defaults = spec.defaults && Object.keys(spec.defaults).length > 0 ? ` with ${JSON.stringify(spec.defaults)} under the caller's data` : '';
+      const description = `${spec.description ?? ''} (alias of ${spec.command}${defaults})`.trim();
+      entries.push([alias, { description, data: aliasData(native, spec.defaults, spec.command) }]);
     }
     for (const [command, { description, data }] of entries) {
       const id = `${adapterId}_${command}`;
