@@ -3,9 +3,11 @@
 // the retain flag each has), its command schemas agreeing with what the gateway accepts, and served
 // at GET /asyncapi.json for the running base topic, behind http.auth.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import t from 'tap';
 import { API_ADAPTERS, ASYNCAPI_DOC, asyncApiDocument, asyncApiYaml } from '../../src/asyncapi.js';
 import { Mappings } from '../../src/mappings.js';
+import { ROOT } from '../../src/paths.js';
 import { ERROR, WARNING, parseAsyncApi, payloadValidator } from '../helpers/asyncapi.js';
 import { startGateway, within } from '../helpers/harness.js';
 
@@ -131,4 +133,11 @@ t.test('with http.auth, /asyncapi.json needs the token', async (t) => {
   const allowed = await within(fetch(`${httpUrl}/asyncapi.json`, { headers: { authorization: 'Bearer api-token' } }), 'GET with the token');
   t.equal(allowed.status, 200);
   t.match(await allowed.json(), { asyncapi: '3.0.0' });
+});
+
+t.test('the README links the document and names the route', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  t.match(readme, '](docs/asyncapi.yaml)');
+  t.match(readme, '/asyncapi.json');
+  t.match(readme, 'npm run docs:asyncapi');
 });
