@@ -20,6 +20,7 @@ import { InProcessLink } from './inprocess.js';
 import { MqttLink, type Link } from './mqtt.js';
 import { VERSION } from './paths.js';
 import { Topics } from './topics.js';
+import { asyncApiDocument } from './asyncapi.js';
 
 export interface AdapterDefinition {
   id: string;
@@ -167,6 +168,7 @@ export class Gateway {
       ...config.http,
       metrics: this.metrics,
       readiness: () => ({ mqtt: link.connected, listeners: this.listenersUp && !this.stopping }),
+      asyncapi: () => asyncApiDocument({ base: config.baseTopic }),
     });
     this.http = http;
 
