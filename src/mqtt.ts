@@ -254,10 +254,23 @@ export class MqttLink extends EventEmitter implements Link {
   async stop(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    // A graceful end waits for in-flight messages, which a dead broker never acknowledges.
-    const forced = setTimeout(() => client.end(true), 1000);
-    await client.endAsync(false);
-    clearTimeout(forced);
+    if (!client.connected) {
+      await client.endAsync(true);
+      return;
+    }
+    // A graceful end waits for the in-flight messages' acknowledgements, which a broker that went
+    // silent never sends; MQTT.js then never calls back (a second end() does nothing while the
+    // first is pending), so after a second the socket is closed here.
+    let timer: NodeJS.Timeout | undefined;
+    const forced = new Promise<void>((resolve) => {
+      timer = setTimeout(() => {
+        client.removeAllListeners('outgoingEmpty');
+        client.stream?.destroy();
+        resolve();
+      }, 1000);
+    });
+    await Promise.race([client.endAsync(false), forced]);
+    clearTimeout(timer);
   }
 }
 

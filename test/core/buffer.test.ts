@@ -120,10 +120,13 @@ t.test('a device with queued messages: its live ones queue behind them; another 
   await disconnect(s);
   const queued = Array.from({ length: 50 }, (_, n) => buffer.deliver('test/late', message(s.base, 'late', n)));
   await within(Promise.all(queued), 'the appends');
+  // Handed over in the same turn as the reconnect is seen, before the drain has read anything
+  // (waiting for the reconnect first would give a fast drain time to empty the queue).
+  const handed = new Promise<[Promise<Handed>, Promise<Handed>]>((resolve) =>
+    s.link.once('connect', () => resolve([buffer.deliver('test/late', message(s.base, 'late', 50)), buffer.deliver('test/fresh', message(s.base, 'fresh', 0))])),
+  );
   await reconnect(s);
-  // Handed over in the same turn as the reconnect is seen, before the drain has read anything.
-  const next = buffer.deliver('test/late', message(s.base, 'late', 50));
-  const other = buffer.deliver('test/fresh', message(s.base, 'fresh', 0));
+  const [next, other] = await handed;
   t.equal(await next, 'buffered', 'behind its own queued messages');
   t.equal(await other, 'published', 'a device with nothing queued goes live');
   await until(() => s.arrived.filter((p) => p.startsWith('late:')).length >= 51, 'the drain', 20_000);
