@@ -88,21 +88,23 @@ function walk(root: string, path: Array<string | number>): string {
   );
 }
 
-/** `data.a.b` read from an event envelope without failing on a missing level. */
+/** `data.a.b` read from an event envelope (whose `data` is always an object) without failing on a
+ *  missing level. */
 function attribute(path: string): string {
   const levels = path.split('.');
   let expr = 'value_json.data';
   for (const level of levels.slice(0, -1)) expr = `(${expr}.get(${JSON.stringify(level)}) if ${expr} is mapping else {})`;
-  return `(${expr}.get(${JSON.stringify(levels[levels.length - 1])}) if ${expr} is mapping else none)`;
+  const last = JSON.stringify(levels[levels.length - 1]);
+  return levels.length === 1 ? `${expr}.get(${last})` : `(${expr}.get(${last}) if ${expr} is mapping else none)`;
 }
 
-/** An HA entity id's object part: lower case, `[a-z0-9_]`. */
-function entitySlug(text: string): string {
-  return text.toLowerCase().replace(/[^a-z0-9_]/g, '_');
-}
-
+/** `frontDoorClosed` → `front door closed`, `open_door` → `open door`: names HA shows. */
 function words(text: string): string {
-  return text.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/_/g, ' ');
+  return text.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/_/g, ' ').toLowerCase();
+}
+
+function title(text: string): string {
+  return text.charAt(0).toUpperCase() + text.slice(1);
 }
 
 export class HomeAssistant implements DiscoverySink {
@@ -218,7 +220,7 @@ export class HomeAssistant implements DiscoverySink {
     const components: Record<string, Component> = {};
     const add = (platform: string, id: string, component: JsonObject): void => {
       const key = `${platform}_${haId(id)}`;
-      components[key] = { platform, unique_id: `${objectId}_${key}`, default_entity_id: `${platform}.${entitySlug(`${objectId}_${key}`)}`, ...component };
+      components[key] = { platform, unique_id: `${objectId}_${key}`, ...component, name: title(component.name as string) };
     };
     for (const name of prepared.buttons) {
       add('button', name, { name: words(name), command_topic: t(`command/${name}`), payload_press: JSON.stringify({ data: {} }), qos: 1, retain: false });
@@ -281,7 +283,7 @@ export class HomeAssistant implements DiscoverySink {
             this.fieldComponents(prepared, field.of as string, item, [...here, i], child.length > 1 ? `${label} ${words(name)} ${i + 1}` : `${label} ${words(name)}`, stateTopic, add, depth + 1),
           );
         } else {
-          this.fieldComponents(prepared, field.of, child, here, label, stateTopic, add, depth + 1);
+          this.fieldComponents(prepared, field.of, child, here, `${label} ${words(name)}`, stateTopic, add, depth + 1);
         }
         continue;
       }
@@ -319,7 +321,6 @@ export class HomeAssistant implements DiscoverySink {
         binary_sensor_connection_state: {
           platform: 'binary_sensor',
           unique_id: `${this.bridgeId}_connection_state`,
-          default_entity_id: `binary_sensor.${entitySlug(`${this.bridgeId}_connection_state`)}`,
           name: 'Connection state',
           state_topic: this.topics.bridgeState,
           payload_on: 'online',
