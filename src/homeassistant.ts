@@ -349,9 +349,10 @@ export class HomeAssistant implements DiscoverySink {
     }
   }
 
+  /** The bridge last: once its discovery is out, every device's is (one link, in order). */
   private async publishAll(): Promise<void> {
-    await this.link.retain(this.configTopic(this.bridgeId), JSON.stringify(this.bridgePayload()));
     for (const known of this.known.values()) await this.publish(known);
+    await this.link.retain(this.configTopic(this.bridgeId), JSON.stringify(this.bridgePayload()));
   }
 
   private async onRemove(payload: Buffer): Promise<void> {

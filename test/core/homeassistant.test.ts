@@ -109,8 +109,9 @@ t.test('qyzn: one HA device with buttons, cameras, events and the last command, 
 
   // HA restarted: its birth message brings every discovery back.
   await r.inbox.client.publishAsync(`${prefixOf(r.base)}/status`, 'online', { qos: 1 });
-  t.match(await discovery(t, r.inbox, configTopic(r.base, 'qyzn', 'SN-HA-1')), { device: { name: 'qyzn SN-HA-1' } }, 'republished on homeassistant/status online');
   await discovery(t, r.inbox, `${prefixOf(r.base)}/device/${haId(r.base)}_bridge/config`);
+  t.equal(r.inbox.unread(configTopic(r.base, 'qyzn', 'SN-HA-1')), 1, 'the devices go before the bridge');
+  t.match(await discovery(t, r.inbox, configTopic(r.base, 'qyzn', 'SN-HA-1')), { device: { name: 'qyzn SN-HA-1' } }, 'republished on homeassistant/status online');
 });
 
 t.test('wsdoor and wscam: their events and media; the snapshot button is an alias', async (t) => {
