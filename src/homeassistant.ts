@@ -174,6 +174,9 @@ export class HomeAssistant implements DiscoverySink {
       // Deleted in HA: not discovered again while this gateway runs.
       this.removed.add(key);
       this.known.delete(key);
+      // The link republishes its retained topics after a reconnect: it must hold the deletion, not
+      // the discovery HA just deleted.
+      void this.link.retain(topic, '');
       this.logger.info({ device: key }, 'device deleted in Home Assistant: not discovered again until restart');
     });
     await this.link.retain(this.configTopic(this.bridgeId), JSON.stringify(this.bridgePayload()));

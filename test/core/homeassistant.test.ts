@@ -16,6 +16,7 @@ import { GantrySimulator } from '../../sim/gantry/simulator.js';
 import { connectClient, startGateway, within, type Inbox } from '../helpers/harness.js';
 import { rig } from '../qyzn/fixtures/rig.js';
 import { startWscam, startWsdoor } from '../helpers/ws-gateway.js';
+import { restartableBroker } from '../helpers/brokers.js';
 
 type Json = Record<string, unknown>;
 type Components = Record<string, Json & { platform: string }>;
@@ -218,8 +219,9 @@ t.test('a device deleted in Home Assistant is not discovered again; enabled: fal
   await sim.start();
   const topic = configTopic(r.base, 'qyzn', 'SN-HA-DEL');
   await discovery(t, r.inbox, topic);
-  // What HA publishes when its user deletes the device.
+  // What HA publishes when its user deletes the device; the gateway answers with the same deletion.
   await r.inbox.client.publishAsync(topic, '', { qos: 1, retain: true });
+  await r.inbox.take(topic, (p) => p.length === 0);
   await r.inbox.take(topic, (p) => p.length === 0);
   await r.inbox.client.publishAsync(`${prefixOf(r.base)}/status`, 'online', { qos: 1 });
   await discovery(t, r.inbox, `${prefixOf(r.base)}/device/${haId(r.base)}_bridge/config`);
@@ -231,4 +233,30 @@ t.test('a device deleted in Home Assistant is not discovered again; enabled: fal
   t.equal((await off.command('SN-HA-OFF', 'open_door', {})).ok, true);
   t.ok(await nothingOn(off.inbox, configTopic(off.base, 'qyzn', 'SN-HA-OFF'), `${off.base}/marker`), 'no discovery when disabled');
   t.equal(off.inbox.history((tp) => tp.startsWith(prefixOf(off.base))).length, 0, 'nothing under the prefix at all');
+});
+
+t.test('a device deleted in HA stays deleted when the gateway republishes its retained topics to a restarted broker', async (t) => {
+  const broker = await restartableBroker(t);
+  const r = await rig(t, {}, { mqtt: { url: broker.url } });
+  const first = r.device('SN-HA-KEEP');
+  await first.start();
+  const topic = configTopic(r.base, 'qyzn', 'SN-HA-KEEP');
+  await discovery(t, r.inbox, topic);
+  await r.inbox.client.publishAsync(topic, '', { qos: 1, retain: true });
+  await r.inbox.take(topic, (p) => p.length === 0);
+  await broker.stop();
+  await broker.start();
+  // The gateway reconnects and sends its retained topics again; a device that comes online after
+  // that has its discovery published behind them.
+  const watcher = await connectClient(t, broker.url);
+  await watcher.subscribe([`${r.base}/bridge/state`, `${prefixOf(r.base)}/#`]);
+  await watcher.take(`${r.base}/bridge/state`, (p) => p.toString() === 'online');
+  const second = r.device('SN-HA-NEW');
+  await second.start();
+  await discovery(t, watcher, configTopic(r.base, 'qyzn', 'SN-HA-NEW'));
+  const late = await connectClient(t, broker.url);
+  await late.subscribe([topic, `${r.base}/late-marker`]);
+  await late.client.publishAsync(`${r.base}/late-marker`, 'm', { qos: 1 });
+  await late.take(`${r.base}/late-marker`);
+  t.equal(late.unread(topic), 0, 'the deleted discovery is not retained again');
 });
