@@ -2,7 +2,8 @@
 // one device of each adapter checked against a JSON Schema of HA's documented discovery keys, a
 // discovered button pressed as HA presses it, republishing on HA's birth, and forgetting a device.
 import t, { type Test } from 'tap';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import type { AdapterFactory } from '../../src/adapter.js';
@@ -17,6 +18,8 @@ import { connectClient, startGateway, within, type Inbox } from '../helpers/harn
 import { rig } from '../qyzn/fixtures/rig.js';
 import { startWscam, startWsdoor } from '../helpers/ws-gateway.js';
 import { restartableBroker } from '../helpers/brokers.js';
+import { Commands } from '../helpers/commands.js';
+import { EchoDevice, echoAdapter } from '../helpers/echo-adapter.js';
 
 type Json = Record<string, unknown>;
 type Components = Record<string, Json & { platform: string }>;
@@ -259,4 +262,19 @@ t.test('a device deleted in HA stays deleted when the gateway republishes its re
   await late.client.publishAsync(`${r.base}/late-marker`, 'm', { qos: 1 });
   await late.take(`${r.base}/late-marker`);
   t.equal(late.unread(topic), 0, 'the deleted discovery is not retained again');
+});
+
+t.test('a broken homeassistant.json leaves its adapter undiscovered; the adapter and the gateway run on', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'g2m-ha-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  copyFileSync(join(ROOT, 'test/fixtures/mappings/echo/commands.json'), join(dir, 'commands.json'));
+  writeFileSync(join(dir, 'homeassistant.json'), '{"events": ');
+  const started = await startGateway(t, { adapters: [{ ...echoAdapter(), mappingsDir: dir }] });
+  const inbox = await connectClient(t, started.mqttUrl);
+  await inbox.subscribe(`${started.base}/#`);
+  const device = await EchoDevice.connect(started.gateway.addresses().adapters.echo as string, 'E-HA-1');
+  t.teardown(() => device.close());
+  const commands = new Commands(t, inbox, started.base);
+  t.match(await commands.send('echo', 'E-HA-1', 'ping', { id: 'e1', data: {} }), { ok: true }, 'the adapter serves its device');
+  t.ok(await nothingOn(inbox, configTopic(started.base, 'echo', 'E-HA-1'), `${started.base}/marker`), 'not discovered');
 });
