@@ -19,6 +19,11 @@ export interface OutputConfig {
   includeRaw: boolean;
 }
 
+export interface HomeAssistantConfig {
+  enabled: boolean;
+  prefix: string;
+}
+
 export interface MqttConfig {
   url: string;
   username: string;
@@ -88,6 +93,7 @@ export interface GatewayConfig {
   http: HttpConfig;
   commands: { defaultTimeoutMs: number; maxTimeoutMs: number; maxPayloadBytes: number };
   output: OutputConfig;
+  homeassistant: HomeAssistantConfig;
   buffer: BufferConfig;
   shutdownTimeoutMs: number;
   qyzn: QyznConfig;
@@ -373,6 +379,20 @@ export const schema: Schema<GatewayConfig> = {
       format: Boolean,
       default: false,
       env: 'GATE2MQTT_OUTPUT_INCLUDE_RAW',
+    },
+  },
+  homeassistant: {
+    enabled: {
+      doc: 'Publish Home Assistant MQTT discovery (retained, one device-based config per device on its first online since start; again when HA announces itself online on {prefix}/status).',
+      format: Boolean,
+      default: true,
+      env: 'GATE2MQTT_HOMEASSISTANT_ENABLED',
+    },
+    prefix: {
+      doc: "Home Assistant's discovery prefix (its MQTT integration's setting).",
+      format: topicRoot,
+      default: 'homeassistant',
+      env: 'GATE2MQTT_HOMEASSISTANT_PREFIX',
     },
   },
   buffer: {

@@ -20,6 +20,7 @@ import type { Handed, Handover, Outgoing } from './buffer.js';
 import type { AnswerConfig, OutputConfig } from './config.js';
 import { OfflineError, ProtocolError } from './errors.js';
 import { extractMedia } from './media.js';
+import type { DiscoverySink } from './homeassistant.js';
 import type { Metrics } from './metrics.js';
 import type { Link } from './mqtt.js';
 import { MAX_NAME_LENGTH, isValidTopicLevel, topicLevelProblem, type Topics } from './topics.js';
@@ -34,6 +35,8 @@ export interface CoreServices {
   bridge: Bridge;
   requests: PlatformRequests;
   output: Readonly<OutputConfig>;
+  /** Home Assistant discovery, told of each online and state (it decides what to publish). */
+  discovery?: DiscoverySink;
 }
 
 /** Retransmissions remembered per device; a device retransmits its last few messages, not more. */
@@ -208,6 +211,7 @@ class Device implements DeviceHandle {
     void link.retain(topics.device(this.adapter, this.deviceId, 'info'), JSON.stringify(this.info));
     this.lastPublish = link.retain(topics.device(this.adapter, this.deviceId, 'availability'), 'online');
     bridge.event('device_connected', this.adapter, 'connected', { deviceId: this.deviceId, remote: this.remote });
+    this.core.discovery?.online(this.adapter, this.deviceId, this.info);
     this.logger.info('device online');
   }
 
@@ -292,6 +296,7 @@ class Device implements DeviceHandle {
       const latest = this.nextState ?? state;
       this.nextState = undefined;
       this.statePublish = undefined;
+      this.core.discovery?.state(this.adapter, this.deviceId, latest);
       return this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'state'), JSON.stringify(latest));
     });
     return this.statePublish;

@@ -155,3 +155,10 @@ export class OfflineError extends CommandError {
     super('offline', `device ${deviceId} is not connected`);
   }
 }
+
+/** A `bridge/request/device/remove` that cannot be carried out: the answer names why. */
+export class DeviceRemoveError extends GatewayError {
+  constructor(message: string) {
+    super('G2M_ERR_DEVICE_REMOVE', message);
+  }
+}

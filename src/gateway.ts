@@ -14,6 +14,7 @@ import type { AnswerConfig, GatewayConfig } from './config.js';
 import { Devices, type CoreServices } from './devices.js';
 import { MqttConnectError, PortInUseError } from './errors.js';
 import { createHttpServer } from './http.js';
+import { HomeAssistant } from './homeassistant.js';
 import { Mappings } from './mappings.js';
 import { Metrics } from './metrics.js';
 import { InProcessLink } from './inprocess.js';
@@ -163,7 +164,8 @@ export class Gateway {
 
     const bridge = new Bridge(link, this.topics, this.metrics);
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
-    const core: CoreServices = { link, handover: this.handover, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output };
+    const discovery = new HomeAssistant(link, this.topics, config.homeassistant, logger.child({ component: 'homeassistant' }));
+    const core: CoreServices = { link, handover: this.handover, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output, discovery };
     const http = createHttpServer({
       ...config.http,
       metrics: this.metrics,
@@ -181,6 +183,8 @@ export class Gateway {
       let mappings: Mappings | undefined;
       try {
         mappings = new Mappings(definition.id, definition.mappingsDir);
+        // Before the adapter listens: its first device is discovered too.
+        discovery.register(definition.id, mappings);
         running.adapter = definition.factory(this.context(definition, { link, bridge, http, devices, mappings, logger: adapterLogger }));
         running.listen = await running.adapter.start();
       } catch (err) {
@@ -193,6 +197,7 @@ export class Gateway {
       if (running.failed === undefined) requests.listen(definition.id);
     }
     router.open();
+    await discovery.start();
 
     await http.listen({ port: config.http.port, host: config.http.host }).catch((err: NodeJS.ErrnoException) => {
       throw err.code === 'EADDRINUSE' ? new PortInUseError('the HTTP server', config.http.port, 'GATE2MQTT_HTTP_PORT') : err;

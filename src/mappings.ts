@@ -76,6 +76,11 @@ export class Mappings {
     return [...this.commands.keys()];
   }
 
+  /** Whether this adapter has the declaration file `mappings/{adapter}/{name}.json`. */
+  has(name: string): boolean {
+    return existsSync(join(this.dir, `${name}.json`));
+  }
+
   /** Another declaration file of this adapter, `mappings/{adapter}/{name}.json`. */
   read<T>(name: string): T {
     return readJson(join(this.dir, `${name}.json`)) as T;

@@ -37,8 +37,11 @@ export function uniqueBase(): string {
 /** A configuration for tests: every port 0, on loopback, a unique base topic and client id. */
 export function testConfig(overrides: DeepPartial<GatewayConfig> = {}): GatewayConfig {
   const loopback = { host: '127.0.0.1', port: 0 };
+  const baseTopic = uniqueBase();
   const base: DeepPartial<GatewayConfig> = {
-    baseTopic: uniqueBase(),
+    baseTopic,
+    // Discovery under the test's own root: nothing retained lands in a real Home Assistant's prefix.
+    homeassistant: { prefix: `${baseTopic}/homeassistant` },
     log: { level: process.env.GATE2MQTT_TEST_LOG ?? 'silent' },
     mqtt: { url: EXTERNAL_BROKER, clientId: `g2mtest-${randomUUID().slice(0, 8)}`, reconnectPeriodMs: 200 },
     // memory: tests run side by side, and a disk store is one directory per gateway (its LOCK);
