@@ -383,6 +383,26 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): Schema {
   op('receiveDeviceRequestReply', 'receive', 'deviceRequestReply', false, 'The platform answers a device request.');
   channel('gantryWhitelist', at.whitelist, 'whitelist', 'Retained by the platform: answers queryAndGetCardInfo without a round trip.', { deviceId });
   op('receiveGantryWhitelist', 'receive', 'gantryWhitelist', true, 'The platform holds the card whitelist of a gantry.');
+  componentMessages.haDiscovery = message('haDiscovery', 'Home Assistant device discovery', { type: 'object', description: 'A device-based discovery config (device, origin, availability, components); see the README, "Home Assistant".' });
+  componentMessages.deviceRemoveRequest = message('deviceRemoveRequest', 'Forget a device', {
+    type: 'object',
+    description: '`{"id": "<adapter>/<deviceId>"}` or `{"adapter", "deviceId"}`, with an optional `transaction` echoed in the response.',
+  });
+  componentMessages.deviceRemoveResponse = message('deviceRemoveResponse', 'Outcome of forgetting a device', {
+    type: 'object',
+    required: ['status'],
+    properties: { status: { enum: ['ok', 'error'] } },
+  });
+  channel('haDiscovery', 'homeassistant/device/{objectId}/config', 'haDiscovery', 'Retained: Home Assistant MQTT discovery of one device, under `homeassistant.prefix` (default `homeassistant`); cleared when the device is forgotten.', {
+    objectId: { description: 'The Home Assistant device id: base topic, adapter and device id joined by `_` (non-word characters as `_`), or `{base}_bridge`.' },
+  });
+  op('sendHaDiscovery', 'send', 'haDiscovery', true, 'The gateway announces a device to Home Assistant (on its first online since start, and when Home Assistant says `online`).');
+  channel('deviceRemoveRequest', `${base}/bridge/request/device/remove`, 'deviceRemoveRequest', 'Forget a device: its discovery and retained topics are cleared.');
+  op('receiveDeviceRemoveRequest', 'receive', 'deviceRemoveRequest', false, 'The platform asks the gateway to forget a device.', {
+    reply: { channel: ref('#/channels/deviceRemoveResponse'), messages: [ref('#/channels/deviceRemoveResponse/messages/deviceRemoveResponse')] },
+  });
+  channel('deviceRemoveResponse', `${base}/bridge/response/device/remove`, 'deviceRemoveResponse', 'The outcome of a device removal.');
+  op('sendDeviceRemoveResponse', 'send', 'deviceRemoveResponse', false, 'The gateway answers a device removal.');
 
   const topics = new Topics(base);
   for (const adapterId of API_ADAPTERS) {

@@ -78,7 +78,7 @@ t.test('every topic kind, every command and alias of every adapter, QoS 1, retai
   }
   t.ok(commands > 50, `${commands} commands and aliases`);
   const receiving = document.operations().all().filter((op) => op.action() === 'receive').length;
-  t.equal(receiving, commands + 2, 'no other command operations: the commands, request replies and whitelists');
+  t.equal(receiving, commands + 3, 'no other command operations: the commands, request replies, whitelists and device removals');
 });
 
 t.test("each command's payload schema takes what the gateway's own check of its data takes", async (t) => {
