@@ -77,6 +77,7 @@ export interface HttpConfig {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   auth: { token: string; users: Array<{ username: string; password: string }> };
+  console: boolean;
 }
 
 export interface GatewayConfig {
@@ -350,6 +351,12 @@ export const schema: Schema<GatewayConfig> = {
         default: [],
         sensitive: true,
       },
+    },
+    console: {
+      doc: 'The web console at GET / (bridge, devices, live events, commands); behind http.auth when that is set. false: no console routes.',
+      format: Boolean,
+      default: true,
+      env: 'GATE2MQTT_HTTP_CONSOLE',
     },
   },
   commands: {

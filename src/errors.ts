@@ -155,3 +155,11 @@ export class OfflineError extends CommandError {
     super('offline', `device ${deviceId} is not connected`);
   }
 }
+
+/** A console request the console cannot act on (unknown adapter, a device id that is no topic
+ *  level, not JSON): answered 4xx with this code, the gateway goes on. */
+export class ConsoleRequestError extends GatewayError {
+  constructor(message: string) {
+    super('G2M_ERR_CONSOLE_REQUEST', message);
+  }
+}
