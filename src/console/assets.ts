@@ -58,6 +58,8 @@ export const CONSOLE_JS = String.raw`'use strict';
       p.set('adapter', watched.adapter);
       p.set('device', watched.device);
     }
+    // 'live' again only once this stream is open: the server listens before it answers.
+    $('feed-status').textContent = 'connecting…';
     source = new EventSource('/console/events?' + p);
     source.addEventListener('open', () => ($('feed-status').textContent = 'live'));
     source.addEventListener('error', () => ($('feed-status').textContent = 'reconnecting…'));
