@@ -116,6 +116,26 @@ t.test('in a real browser: a device comes online, its event arrives live, a comm
   t.same(errors, [], 'no script error on the page');
 });
 
+t.test('in a real browser: what a device names itself is shown as text, never run as markup', async (t) => {
+  const g = await startGateway(t);
+  // A topic level (no "/"), so a valid identity: only the page's escaping stands in its way.
+  const sn = '<img src=x onerror="window.pwned=1">';
+  const terminal = await door(t, g, sn);
+  await terminal.register();
+  const page = await (await browser(t)).newPage();
+  await page.goto(`${g.httpUrl}/`);
+  await text(page, '#feed-status', /^live$/);
+  t.equal(await page.locator('#overview img').count(), 0, 'no element made of it, server-rendered');
+  await terminal.sendEvent({ eventid: 'ev-x' });
+  await page.click('button.watch');
+  await text(page, '#device-title', /^wsdoor\/<img src=x onerror="window.pwned=1">$/);
+  await text(page, '#bridge-events', /device_connected/);
+  await terminal.close();
+  await text(page, 'tr.device', /offline/);
+  t.equal(await page.locator('img').count(), 0, 'none after the script refreshed the page either');
+  t.equal(await page.evaluate(() => (window as unknown as { pwned?: number }).pwned), undefined, 'nothing ran');
+});
+
 t.test('http.auth guards the page, its script, its data, its feed and its command path', async (t) => {
   const users = [{ username: 'ops', password: await hashPassword('ops-secret') }];
   const g = await startGateway(t, { config: { http: { auth: { token: 'tok-console', users } } } });
