@@ -311,7 +311,7 @@ export const schema: Schema<GatewayConfig> = {
   http: {
     host: { doc: 'Address the HTTP server binds to.', format: String, default: '0.0.0.0', env: 'GATE2MQTT_HTTP_HOST' },
     port: {
-      doc: 'HTTP server: gantry uploads, /healthz, /readyz, /metrics.',
+      doc: 'HTTP server: gantry uploads, the console (/), /healthz, /readyz, /metrics.',
       format: 'port',
       default: 8080,
       env: 'GATE2MQTT_HTTP_PORT',

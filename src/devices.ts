@@ -177,11 +177,14 @@ export class Devices implements DeviceRegistry {
     return () => this.observers.delete(observer);
   }
 
+  /** Whether anyone observes: a Device builds its activity only then (the hot path stays as it was). */
+  get observed(): boolean {
+    return this.observers.size > 0;
+  }
+
   /** Called by a Device once a message of it was handed over. */
-  handed(activity: () => DeviceActivity): void {
-    if (this.observers.size === 0) return;
-    const built = activity();
-    for (const observer of this.observers) observer(built);
+  handed(activity: DeviceActivity): void {
+    for (const observer of this.observers) observer(activity);
   }
 
   /** Sends a command to the session that holds the device now. */
@@ -326,7 +329,7 @@ class Device implements DeviceHandle {
       this.messagesIn += 1;
       this.lastMessage = name;
       this.lastMessageAt = envelope.ts as string;
-      this.registry.handed(() => ({ deviceId: this.deviceId, kind, name, topic, envelope }));
+      if (this.registry.observed) this.registry.handed({ deviceId: this.deviceId, kind, name, topic, envelope });
       return handed;
     } catch (err) {
       this.core.metrics.handoverFailures.inc({ adapter: this.adapter });

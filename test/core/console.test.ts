@@ -235,6 +235,15 @@ t.test('bad requests get a clear 4xx and the gateway goes on; the feed is bounde
     'a feed to be taken once one closed',
   );
   t.equal((await fetch(`${g.httpUrl}/healthz`)).status, 200, 'the gateway goes on');
+  // Open feeds do not hold up the shutdown, and are ended by it.
+  await within(g.gateway.stop(), 'the gateway to stop with feeds open', 5000);
+  await within(
+    (async () => {
+      // Ended or cut (the server destroys its connections at stop): either way, over.
+      while (!(await reader.read().catch(() => ({ done: true }))).done);
+    })(),
+    'the feed to end',
+  );
 });
 
 t.test('http.console false: no console routes', async (t) => {
