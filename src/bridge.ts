@@ -32,7 +32,14 @@ export class Bridge {
     event.reason = reason;
     event.ts = new Date().toISOString();
     if (this.link.connected) this.link.publishQueued(this.topics.bridgeEvent, JSON.stringify(event));
-    for (const listener of this.listeners) listener(event);
+    // A listener (the console) that throws must not break the caller (a device's connection).
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // The event is on MQTT already; the listener's own failure is its to report.
+      }
+    }
   }
 
   /** Every event as it happens, published or not (the console's feed); returns the unsubscribe. */

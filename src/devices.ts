@@ -182,9 +182,16 @@ export class Devices implements DeviceRegistry {
     return this.observers.size > 0;
   }
 
-  /** Called by a Device once a message of it was handed over. */
+  /** Called by a Device once a message of it was handed over. An observer that throws is logged:
+   *  it must not turn a message the broker took into a failure the device hears. */
   handed(activity: DeviceActivity): void {
-    for (const observer of this.observers) observer(activity);
+    for (const observer of this.observers) {
+      try {
+        observer(activity);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, deviceId: activity.deviceId }, 'device activity observer failed');
+      }
+    }
   }
 
   /** Sends a command to the session that holds the device now. */

@@ -112,6 +112,8 @@ export function registerConsole(app: FastifyInstance, source: ConsoleSource): vo
       stops.push(adapter.observe((activity) => activity.deviceId === device && feed.send('device', feedItem(adapter.id, activity))));
     }
     const keepalive = setInterval(() => feed.comment('keepalive'), KEEPALIVE_MS);
+    // A reader gone mid-write is the 'close' below, not an error to throw.
+    reply.raw.on('error', () => undefined);
     reply.raw.on('close', () => {
       streams -= 1;
       clearInterval(keepalive);

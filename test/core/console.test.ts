@@ -6,9 +6,13 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import t from 'tap';
 import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
 import { DoorSimulator } from '../../sim/wsdoor/simulator.js';
+import type { AdapterContext } from '../../src/adapter.js';
+import type { Devices } from '../../src/devices.js';
+import type { AdapterDefinition } from '../../src/gateway.js';
 import { MAX_STREAMS } from '../../src/console/server.js';
 import { hashPassword } from '../../src/passwd.js';
 import { ROOT } from '../../src/paths.js';
+import { EchoAdapter, EchoDevice, echoAdapter, type EchoConfig } from '../helpers/echo-adapter.js';
 import { connectClient, DEADLINE_MS, startGateway, within, type Started, type Teardown } from '../helpers/harness.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -244,6 +248,26 @@ t.test('bad requests get a clear 4xx and the gateway goes on; the feed is bounde
     })(),
     'the feed to end',
   );
+});
+
+t.test('a console observer that throws does not turn a message the broker took into a device failure', async (t) => {
+  const definition: AdapterDefinition = {
+    ...echoAdapter(),
+    factory: ((context: AdapterContext<EchoConfig>) => {
+      (context.devices as Devices).observe(() => {
+        throw new Error('a broken observer');
+      });
+      return new EchoAdapter(context);
+    }) as AdapterDefinition['factory'],
+  };
+  const g = await startGateway(t, { adapters: [definition] });
+  const inbox = await connectClient(t, g.mqttUrl);
+  await inbox.subscribe(`${g.base}/echo/d-obs/event/+`);
+  const device = await EchoDevice.connect(g.gateway.addresses().adapters.echo as string, 'd-obs');
+  t.teardown(() => device.close());
+  device.send({ event: 'pass', key: 'k1', data: { n: 1 } });
+  t.same(await device.next(), { ack: 'pass', ok: true }, 'the device is acknowledged');
+  t.match(await inbox.json(`${g.base}/echo/d-obs/event/pass`), { data: { n: 1 } });
 });
 
 t.test('http.console false: no console routes', async (t) => {
