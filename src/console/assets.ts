@@ -247,6 +247,7 @@ table.kv { width: auto; }
 .filters { display: flex; gap: 1em; flex-wrap: wrap; margin-top: 1em; }
 button.watch { border: 0; background: none; color: var(--accent); text-decoration: underline; cursor: pointer; font: inherit; padding: 0; }
 .columns { display: grid; grid-template-columns: 1fr 1fr; gap: 1.2em; }
+.columns > div { min-width: 0; }
 .feed { list-style: none; padding: 0; margin: 0; max-height: 22em; overflow: auto; background: #fff; border: 1px solid var(--line); }
 .feed li { padding: .25em .5em; border-bottom: 1px solid var(--line); }
 .feed pre { margin: .2em 0 0; white-space: pre-wrap; word-break: break-all; font-size: .85em; }
@@ -254,7 +255,7 @@ time { color: var(--muted); font-size: .9em; }
 .field { display: grid; grid-template-columns: 10em 1fr; gap: .1em .5em; margin: .3em 0; }
 .field small { grid-column: 2; color: var(--muted); }
 .description { color: var(--muted); margin: .3em 0; }
-.reply { background: #fff; border: 1px solid var(--line); padding: .5em; white-space: pre-wrap; min-height: 3em; }
+.reply { background: #fff; border: 1px solid var(--line); padding: .5em; white-space: pre-wrap; word-break: break-all; min-height: 3em; max-height: 30em; overflow: auto; }
 .reply.ok { border-color: var(--ok); }
 .reply.failed { border-color: var(--bad); }
 `;

@@ -80,12 +80,12 @@ t.test('in a real browser: a device comes online, its event arrives live, a comm
   await page.fill('[data-key="user"]', 'zhangsan');
   await page.fill('[data-key="userId"]', 'u-42');
   await page.fill('[data-key="pwd"]', '1234');
-  await page.fill('[data-key="name"]', '张三');
+  await page.fill('[data-key="name"]', 'Zhang San');
   await page.selectOption('[data-key="role"]', { label: '1' });
   await page.fill('[data-key="img"]', TINY_JPEG_BASE64);
   await page.click('#command-send');
   await text(page, '#command-reply.ok', /"ok": true[\s\S]*"code": "200"/);
-  t.match(terminal.users.get('u-42'), { user: 'zhangsan', name: '张三', role: '1', img: TINY_JPEG_BASE64 }, 'the terminal got the user');
+  t.match(terminal.users.get('u-42'), { user: 'zhangsan', name: 'Zhang San', role: '1', img: TINY_JPEG_BASE64 }, 'the terminal got the user');
   const onMqtt = await inbox.json(`${g.base}/wsdoor/${sn}/command/addUser/reply`);
   t.match(onMqtt, { ok: true, code: '200' }, 'the reply is on MQTT too');
 
@@ -93,7 +93,8 @@ t.test('in a real browser: a device comes online, its event arrives live, a comm
   await page.selectOption('#command-name', 'selectUser');
   await page.fill('[data-key="userId"]', 'u-42');
   await page.click('#command-send');
-  await text(page, '#command-reply.ok', /"code": "203"[\s\S]*"name": "张三"/);
+  await text(page, '#command-reply.ok', /"code": "203"[\s\S]*"name": "Zhang San"/);
+  await text(page, `tr.device[data-device="${sn}"] td:nth-child(7)`, /^2$/);
   // The picture of the page, with a device, its event and a reply on it: into docs/ when asked
   // (GATE2MQTT_TEST_SCREENSHOT=1), so that a test run leaves the work tree as it was.
   const shot = process.env.GATE2MQTT_TEST_SCREENSHOT === '1' ? join(ROOT, 'docs/console.png') : join(t.testdir(), 'console.png');
