@@ -1,6 +1,7 @@
 // Commands from MQTT to devices: routing, validation before anything reaches a device, timeouts,
 // and exactly one reply per command (on `.../reply`, or on the MQTT 5 response topic).
 import { randomUUID } from 'node:crypto';
+import type { ErrorObject } from 'ajv';
 import type { Logger } from 'pino';
 import type { CommandAnswer, DeviceCommand, JsonObject } from './adapter.js';
 import { CommandError, GatewayError, ProtocolError, type CommandErrorType } from './errors.js';
@@ -141,7 +142,7 @@ export class CommandRouter {
       const parsed = this.check(body, id);
       const data = resolved?.defaults ? { ...resolved.defaults, ...parsed.data } : parsed.data;
       if (resolved && !resolved.validate(data)) {
-        const why = (resolved.validate.errors ?? []).map((e) => `data${e.instancePath} ${e.message ?? 'is invalid'}`).join('; ');
+        const why = schemaProblems(resolved.validate.errors, target.name).join('; ') || 'data does not match the command schema';
         throw new CommandError('invalid', why);
       }
       if (!resolved || route.failed !== undefined) {
@@ -225,6 +226,37 @@ export class CommandRouter {
       return { id, ok: false, code: answer.code, message: answer.message, data, error: { type: 'device', message } };
     }
     return { id, ok: true, code: answer.code, message: answer.message, data, error: null };
+  }
+}
+
+/** Schema errors as a user reads them: each parameter by its path (`data.cmd`) and what it may
+ *  be, not ajv's JSON pointers and keywords; each said once. */
+export function schemaProblems(errors: readonly ErrorObject[] | null | undefined, command: string): string[] {
+  return [...new Set((errors ?? []).map((e) => schemaProblem(e, command)).filter((p) => p !== undefined))];
+}
+
+function schemaProblem(e: ErrorObject, command: string): string | undefined {
+  const at = `data${e.instancePath.replace(/\//g, '.')}`;
+  const params = e.params as Record<string, unknown>;
+  // A name refused by `propertyNames`: said of the name. The summaries ajv adds on top ("must
+  // match then schema", "property name must be valid") repeat what the inner errors say.
+  if (e.propertyName !== undefined) return `${at}.${e.propertyName} is not a parameter of ${command}`;
+  if (e.keyword === 'if' || e.keyword === 'propertyNames') return undefined;
+  switch (e.keyword) {
+    case 'enum':
+      return `${at} must be one of ${(params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`;
+    case 'const':
+      return `${at} must be ${JSON.stringify(params.allowedValue)}`;
+    case 'required':
+      return `${at}.${String(params.missingProperty)} is required`;
+    case 'additionalProperties':
+      return `${at}.${String(params.additionalProperty)} is not a parameter of ${command}`;
+    case 'minProperties':
+      return `${at} needs at least ${String(params.limit)} parameter${params.limit === 1 ? '' : 's'}`;
+    case 'type':
+      return `${at} must be ${Array.isArray(params.type) ? params.type.join(' or ') : String(params.type)}`;
+    default:
+      return `${at} ${e.message ?? 'is invalid'}`;
   }
 }
 

@@ -483,20 +483,48 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const file = options.file ?? env.GATE2MQTT_CONFIG;
   try {
     // convict keeps environment and flags above what the file says.
-    if (file) conf.loadFile(file);
+    if (file) loadFileNamed(conf, file);
     if (options.overrides) conf.load(options.overrides);
     conf.validate({ allowed: 'strict' });
     // convict holds a map keyed by gantry id only as a plain Object; its entries are checked here.
     checkGantryOverrides(conf.get('gantry.gantries'));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(formatConvictError(err, file));
+    throw new ConfigError(formatConvictError(err, file, (path) => shownValue(conf, env, path)));
   }
   const config = deepFreeze(conf.getProperties());
   return { config, redacted: JSON.stringify(JSON.parse(conf.toString()), null, 2) };
 }
 
-function formatConvictError(err: unknown, file: string | undefined): string {
+/** A file that cannot be parsed (YAML, JSON) is named in the error, beside the parser's words. */
+function loadFileNamed(conf: convict.Config<GatewayConfig>, file: string): void {
+  try {
+    conf.loadFile(file);
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (/ENOENT/.test(message)) throw new ConfigError(`${file}: no such configuration file`);
+    throw new ConfigError(`${file}: cannot be read as ${/\.ya?ml$/i.test(file) ? 'YAML' : 'JSON'}: ${message}`);
+  }
+}
+
+/** The value an option was given, as the error shows it; secrets are not shown. */
+function shownValue(conf: convict.Config<GatewayConfig>, env: NodeJS.ProcessEnv, path: string): string | undefined {
+  let node: unknown = schema;
+  for (const key of path.split('.')) node = node && typeof node === 'object' ? (node as Record<string, unknown>)[key] : undefined;
+  if (!node || typeof node !== 'object') return undefined;
+  const option = node as { sensitive?: boolean; env?: string };
+  if (option.sensitive) return undefined;
+  // What the user wrote: convict may have coerced it already ("eighty" to a port is null).
+  const raw = option.env === undefined ? undefined : env[option.env];
+  if (raw !== undefined) return `${JSON.stringify(raw)} (${option.env})`;
+  try {
+    return JSON.stringify(conf.get(path as never));
+  } catch {
+    return undefined;
+  }
+}
+
+function formatConvictError(err: unknown, file: string | undefined, valueOf: (path: string) => string | undefined): string {
   const raw = err instanceof Error ? err.message : String(err);
   if (/ENOENT/.test(raw)) return `${file}: no such configuration file`;
   return raw
@@ -506,7 +534,11 @@ function formatConvictError(err: unknown, file: string | undefined): string {
       const undeclared = /configuration param '([^']+)' not declared in the schema/.exec(line);
       if (undeclared) return `${undeclared[1]}: not an option of gate2mqtt`;
       // A list's format names the entry at fault as `[i].field`: joined to the option's path.
-      return line.trim().replace(/^([\w.]+): \[/, '$1[');
+      const text = line.trim().replace(/^([\w.]+): \[/, '$1[');
+      // convict shows the value for some formats only ("value was ..."): the others get it here.
+      const option = /^([\w.]+): /.exec(text);
+      const value = option && !/value was /.test(text) ? valueOf(option[1] as string) : undefined;
+      return value === undefined ? text : `${text}: value was ${value}`;
     })
     .join('\n');
 }

@@ -21,6 +21,7 @@ import { InProcessLink } from './inprocess.js';
 import { MqttLink, type Link } from './mqtt.js';
 import { VERSION } from './paths.js';
 import { Topics } from './topics.js';
+import { asyncApiDocument } from './asyncapi.js';
 
 export interface AdapterDefinition {
   id: string;
@@ -169,6 +170,7 @@ export class Gateway {
       ...config.http,
       metrics: this.metrics,
       readiness: () => ({ mqtt: link.connected, listeners: this.listenersUp && !this.stopping }),
+      asyncapi: () => asyncApiDocument({ base: config.baseTopic }),
     });
     this.http = http;
     if (config.http.console) this.console(http, bridge, router);

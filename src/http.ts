@@ -16,6 +16,8 @@ export interface HttpOptions {
   metrics: Metrics;
   /** What /readyz reports; 200 only when every part is true. */
   readiness: () => Record<string, boolean>;
+  /** The AsyncAPI document served at /asyncapi.json; built at its first request, then kept. */
+  asyncapi?: () => object;
 }
 
 export function createHttpServer(options: HttpOptions): FastifyInstance {
@@ -49,6 +51,14 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     const body = await options.metrics.registry.metrics();
     return reply.type(options.metrics.registry.contentType).send(body);
   });
+  const { asyncapi } = options;
+  if (asyncapi) {
+    let document: string | undefined;
+    app.get('/asyncapi.json', async (_request, reply) => {
+      document ??= JSON.stringify(asyncapi());
+      return reply.type('application/json; charset=utf-8').send(document);
+    });
+  }
   return app;
 }
 

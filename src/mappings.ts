@@ -21,7 +21,7 @@ export interface AliasSpec {
   defaults?: JsonObject;
 }
 
-interface CommandsFile {
+export interface CommandsFile {
   commands?: Record<string, CommandSpec>;
   aliases?: Record<string, AliasSpec>;
 }
@@ -43,6 +43,13 @@ export interface ResolvedCommand {
 
 const MAPPINGS_DIR = join(ROOT, 'mappings');
 
+/** The declarations of `mappings/{adapter}/commands.json` as written (none when it is missing):
+ *  what the AsyncAPI document is generated from. */
+export function commandsFile(adapter: string, dir = join(MAPPINGS_DIR, adapter)): CommandsFile {
+  const file = join(dir, 'commands.json');
+  return existsSync(file) ? (readJson(file) as CommandsFile) : {};
+}
+
 export class Mappings {
   private readonly dir: string;
   private readonly commands = new Map<string, ResolvedCommand>();
@@ -53,8 +60,7 @@ export class Mappings {
   constructor(adapter: string, dir = join(MAPPINGS_DIR, adapter)) {
     this.dir = dir;
     const file = join(dir, 'commands.json');
-    if (!existsSync(file)) return;
-    const spec = readJson(file) as CommandsFile;
+    const spec = commandsFile(adapter, dir);
     const ajv = new Ajv({ allErrors: true, strict: true });
     for (const [name, command] of Object.entries(spec.commands ?? {})) {
       try {

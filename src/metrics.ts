@@ -101,7 +101,14 @@ export class Metrics {
       registers,
       collect: async () => this.bufferOldestAge.set((await this.buffer?.oldestAgeS()) ?? 0),
     });
-    if (options.defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'gate2mqtt_' });
+    if (options.defaultMetrics) {
+      collectDefaultMetrics({ register: this.registry, prefix: 'gate2mqtt_' });
+      // Gauges named like counters, which `promtool check metrics` rejects; the same counts remain
+      // per type in gate2mqtt_nodejs_active_{handles,requests,resources}.
+      for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+        this.registry.removeSingleMetric(`gate2mqtt_nodejs_${name}`);
+      }
+    }
   }
 
   /** The disk buffer's gauges read these when scraped. */

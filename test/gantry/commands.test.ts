@@ -1,5 +1,6 @@
 import t from 'tap';
 import { Mappings } from '../../src/mappings.js';
+import { schemaProblems } from '../../src/commands.js';
 import { seedJson } from './fixtures/seeds.js';
 
 const mappings = new Mappings('gantry');
@@ -111,4 +112,14 @@ t.test('friendly aliases stand for native commands', async (t) => {
   }
   t.notOk(valid('setPowerMode', {}), 'setPowerMode needs a mode');
   t.notOk(valid('unlockDoor', { mode: '1' }), 'an alias keeps its cmd’s own fields');
+});
+
+t.test('schema errors name the parameter and what it may be, without ajv summaries', async (t) => {
+  const cabinet = mappings.command('cabinetControl');
+  const problems = (data: object): string[] => {
+    cabinet?.validate(data);
+    return schemaProblems(cabinet?.validate.errors, 'cabinetControl');
+  };
+  t.match(problems({ cmd: 11 }), [/^data\.cmd must be one of "1", "2", .*, 10$/]);
+  t.same(problems({ cmd: 2, doorNo: 'x' }), ['data.unlockDoorId is required', 'data.doorNo is not a parameter of cabinetControl']);
 });
