@@ -17,6 +17,7 @@ export class Bridge {
   private readonly link: Link;
   private readonly topics: Topics;
   private readonly metrics: Metrics;
+  private readonly listeners = new Set<(event: JsonObject) => void>();
   constructor(link: Link, topics: Topics, metrics: Metrics) {
     this.link = link;
     this.topics = topics;
@@ -31,6 +32,20 @@ export class Bridge {
     event.reason = reason;
     event.ts = new Date().toISOString();
     if (this.link.connected) this.link.publishQueued(this.topics.bridgeEvent, JSON.stringify(event));
+    // A listener (the console) that throws must not break the caller (a device's connection).
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // The event is on MQTT already; the listener's own failure is its to report.
+      }
+    }
+  }
+
+  /** Every event as it happens, published or not (the console's feed); returns the unsubscribe. */
+  listen(listener: (event: JsonObject) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   forAdapter(adapter: string, logger: Logger): BridgeEvents {

@@ -101,22 +101,39 @@ export class CommandRouter {
     const target = this.topics.parse(topic, 'command', false);
     if (!target) return;
     await this.opened;
-    const route = this.routes.get(target.adapter);
-    if (!route) return;
+    if (!this.routes.has(target.adapter)) return;
     if (packet.retain) {
       // A retained command would run again at every restart of the gateway.
       this.logger.warn({ topic }, 'retained command ignored: publish commands without the retain flag');
       return;
     }
-    const started = process.hrtime.bigint();
     const replyTo = packet.properties?.responseTopic ?? this.topics.commandReply(target.adapter, target.deviceId, target.name);
     const correlationData = packet.properties?.correlationData;
+    const reply = await this.run(target, this.read(payload), received);
+    this.link.publishQueued(replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
+  }
+
+  /** A command from inside the gateway (the console): the same checks, metrics and reply topic as
+   *  one published on MQTT, so a platform watching the replies sees it too. The caller checked that
+   *  `target`'s parts are topic levels. */
+  async submit(target: CommandTopic, body: unknown): Promise<Reply> {
+    const received = Date.now();
+    await this.opened;
+    const reply = this.routes.has(target.adapter)
+      ? await this.run(target, body, received)
+      : failure(randomUUID(), new CommandError('unsupported', `no adapter ${target.adapter} runs here`));
+    this.link.publishQueued(this.topics.commandReply(target.adapter, target.deviceId, target.name), JSON.stringify(reply));
+    return reply;
+  }
+
+  private async run(target: CommandTopic, body: unknown, received: number): Promise<Reply> {
+    const route = this.routes.get(target.adapter) as Route;
+    const started = process.hrtime.bigint();
     let id: string = randomUUID();
     let reply: Reply;
     // Metric labels stay bounded whatever names a client publishes to.
     let metricName = 'unknown';
     try {
-      const body = this.read(payload);
       if (isObject(body) && typeof body.id === 'string') id = body.id;
       // Without its mappings (they failed to load) an adapter cannot tell its commands apart.
       const resolved = route.mappings?.command(target.name);
@@ -139,12 +156,12 @@ export class CommandRouter {
       reply = await this.answerReply(id, target, answer);
     } catch (err) {
       reply = failure(id, err);
-      if (!(err instanceof CommandError)) this.logger.error({ err, topic }, 'command failed unexpectedly');
+      if (!(err instanceof CommandError)) this.logger.error({ err, target }, 'command failed unexpectedly');
     }
     const outcome = reply.error?.type ?? 'ok';
     this.metrics.commands.inc({ adapter: target.adapter, name: metricName, outcome });
     this.metrics.commandSeconds.observe({ adapter: target.adapter }, Number(process.hrtime.bigint() - started) / 1e9);
-    this.link.publishQueued(replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
+    return reply;
   }
 
   /** The payload as JSON (an empty payload is `{}`), or the reason it is not, for `invalid`. */

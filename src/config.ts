@@ -82,6 +82,7 @@ export interface HttpConfig {
   headersTimeoutMs: number;
   requestTimeoutMs: number;
   auth: { token: string; users: Array<{ username: string; password: string }> };
+  console: boolean;
 }
 
 export interface GatewayConfig {
@@ -316,7 +317,7 @@ export const schema: Schema<GatewayConfig> = {
   http: {
     host: { doc: 'Address the HTTP server binds to.', format: String, default: '0.0.0.0', env: 'GATE2MQTT_HTTP_HOST' },
     port: {
-      doc: 'HTTP server: gantry uploads, /healthz, /readyz, /metrics.',
+      doc: 'HTTP server: gantry uploads, the console (/), /healthz, /readyz, /metrics.',
       format: 'port',
       default: 8080,
       env: 'GATE2MQTT_HTTP_PORT',
@@ -356,6 +357,12 @@ export const schema: Schema<GatewayConfig> = {
         default: [],
         sensitive: true,
       },
+    },
+    console: {
+      doc: 'The web console at GET / (bridge, devices, live events, commands); behind http.auth when that is set. false: no console routes.',
+      format: Boolean,
+      default: true,
+      env: 'GATE2MQTT_HTTP_CONSOLE',
     },
   },
   commands: {

@@ -46,6 +46,35 @@ const DEDUPE_DEVICES = 50_000;
 
 type Seen = Map<string, Promise<unknown>>;
 
+/** A device as the console lists it: the current connection, or the last one of a device gone. */
+export interface DeviceSummary {
+  deviceId: string;
+  online: boolean;
+  remote: string;
+  connectedAt: string;
+  disconnectedAt: string | null;
+  /** Why the last connection ended (a DisconnectReason), null while online. */
+  reason: string | null;
+  /** The last event or request published, and when. */
+  lastMessage: string | null;
+  lastMessageAt: string | null;
+  /** Events and requests published, and commands routed to the device, on this connection. */
+  messagesIn: number;
+  commands: number;
+}
+
+/** An event or request of a device, once handed over: what the console's live feed shows. */
+export interface DeviceActivity {
+  deviceId: string;
+  kind: 'event' | 'request';
+  name: string;
+  topic: string;
+  envelope: JsonObject;
+}
+
+/** Devices gone offline that are still listed, per adapter; the longest gone are dropped first. */
+const GONE_DEVICES = 1000;
+
 /** Names already found to be topic levels: a device uses a handful, checked once each. */
 const KNOWN_NAMES_MAX = 1024;
 const knownNames = new Set<string>();
@@ -79,6 +108,8 @@ export class Devices implements DeviceRegistry {
   private readonly online = new Map<string, Device>();
   private readonly standing = new Map<string, DeviceSession>();
   private readonly remembered = new Map<string, Seen>();
+  private readonly gone = new Map<string, DeviceSummary>();
+  private readonly observers = new Set<(activity: DeviceActivity) => void>();
 
   constructor(adapter: string, core: CoreServices, answers: Readonly<Record<string, AnswerConfig>>, logger: Logger) {
     this.adapter = adapter;
@@ -97,6 +128,7 @@ export class Devices implements DeviceRegistry {
       throw new ProtocolError('bad_identity', `device identity ${JSON.stringify(identity.deviceId)} is not a valid topic level`);
     }
     const previous = this.online.get(identity.deviceId);
+    this.gone.delete(identity.deviceId);
     const device = new Device(this, identity, session, options.livenessMs ?? 0);
     this.online.set(identity.deviceId, device);
     if (previous) {
@@ -137,9 +169,39 @@ export class Devices implements DeviceRegistry {
     this.standing.set(deviceId, session);
   }
 
+  /** The devices online now, then those gone (most recently gone first). */
+  list(): DeviceSummary[] {
+    return [...[...this.online.values()].map((d) => d.summary()), ...[...this.gone.values()].reverse()];
+  }
+
+  /** Each event and request handed over from now on; returns the unsubscribe. */
+  observe(observer: (activity: DeviceActivity) => void): () => void {
+    this.observers.add(observer);
+    return () => this.observers.delete(observer);
+  }
+
+  /** Whether anyone observes: a Device builds its activity only then (the hot path stays as it was). */
+  get observed(): boolean {
+    return this.observers.size > 0;
+  }
+
+  /** Called by a Device once a message of it was handed over. An observer that throws is logged:
+   *  it must not turn a message the broker took into a failure the device hears. */
+  handed(activity: DeviceActivity): void {
+    for (const observer of this.observers) {
+      try {
+        observer(activity);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message, deviceId: activity.deviceId }, 'device activity observer failed');
+      }
+    }
+  }
+
   /** Sends a command to the session that holds the device now. */
   execute(command: DeviceCommand): Promise<CommandAnswer> {
-    const session = this.online.get(command.deviceId)?.session ?? this.standing.get(command.deviceId);
+    const device = this.online.get(command.deviceId);
+    device?.countCommand();
+    const session = device?.session ?? this.standing.get(command.deviceId);
     if (!session) throw new OfflineError(command.deviceId);
     return session.execute(command);
   }
@@ -158,9 +220,11 @@ export class Devices implements DeviceRegistry {
   }
 
   /** Called by a Device whose connection ended while it was the current one. */
-  release(device: Device): boolean {
+  release(device: Device, reason: DisconnectReason): boolean {
     if (this.online.get(device.deviceId) !== device) return false;
     this.online.delete(device.deviceId);
+    this.gone.set(device.deviceId, { ...device.summary(), online: false, disconnectedAt: new Date().toISOString(), reason });
+    if (this.gone.size > GONE_DEVICES) this.gone.delete(this.gone.keys().next().value as string);
     this.core.metrics.devicesConnected.dec({ adapter: this.adapter });
     return true;
   }
@@ -189,6 +253,11 @@ class Device implements DeviceHandle {
   private lastPublish: Promise<void> = Promise.resolve();
   private nextState: JsonObject | undefined;
   private statePublish: Promise<void> | undefined;
+  private readonly connectedAt = new Date().toISOString();
+  private messagesIn = 0;
+  private commands = 0;
+  private lastMessage: string | null = null;
+  private lastMessageAt: string | null = null;
 
   constructor(registry: Devices, identity: DeviceIdentity, session: DeviceSession, livenessMs: number) {
     this.registry = registry;
@@ -198,7 +267,7 @@ class Device implements DeviceHandle {
     this.session = session;
     this.key = `${registry.adapter}/${identity.deviceId}`;
     this.logger = registry.logger.child({ deviceId: identity.deviceId, remote: identity.remote });
-    this.info = { deviceId: identity.deviceId, ...identity.info, remote: identity.remote, connectedAt: new Date().toISOString() };
+    this.info = { deviceId: identity.deviceId, ...identity.info, remote: identity.remote, connectedAt: this.connectedAt };
     this.setLiveness(livenessMs);
   }
 
@@ -213,6 +282,25 @@ class Device implements DeviceHandle {
     bridge.event('device_connected', this.adapter, 'connected', { deviceId: this.deviceId, remote: this.remote });
     this.core.discovery?.online(this.adapter, this.deviceId, this.info);
     this.logger.info('device online');
+  }
+
+  summary(): DeviceSummary {
+    return {
+      deviceId: this.deviceId,
+      online: true,
+      remote: this.remote,
+      connectedAt: this.connectedAt,
+      disconnectedAt: null,
+      reason: null,
+      lastMessage: this.lastMessage,
+      lastMessageAt: this.lastMessageAt,
+      messagesIn: this.messagesIn,
+      commands: this.commands,
+    };
+  }
+
+  countCommand(): void {
+    this.commands += 1;
   }
 
   touch(): void {
@@ -235,10 +323,10 @@ class Device implements DeviceHandle {
 
   async uplink(name: string, data: JsonObject, options: UplinkOptions = {}): Promise<void> {
     checkName(name);
-    await this.publishEnvelope(this.core.topics.event(this.adapter, this.deviceId, name), name, data, options);
+    await this.publishEnvelope(this.core.topics.event(this.adapter, this.deviceId, name), 'event', name, data, options);
   }
 
-  private async publishEnvelope(topic: string, name: string, data: JsonObject, options: UplinkOptions, id = randomUUID()): Promise<Handed> {
+  private async publishEnvelope(topic: string, kind: DeviceActivity['kind'], name: string, data: JsonObject, options: UplinkOptions, id = randomUUID()): Promise<Handed> {
     const { handover, topics, output } = this.core;
     const paths = options.media ?? [];
     const { data: body, media } =
@@ -248,7 +336,12 @@ class Device implements DeviceHandle {
     const message: Outgoing[] = [{ topic, payload: JSON.stringify(envelope) }];
     for (const m of media) message.push({ topic: topics.media(this.adapter, this.deviceId, m.field), payload: m.bytes, retain: true, media: true });
     try {
-      return await handover.deliver(this.key, message);
+      const handed = await handover.deliver(this.key, message);
+      this.messagesIn += 1;
+      this.lastMessage = name;
+      this.lastMessageAt = envelope.ts as string;
+      if (this.registry.observed) this.registry.handed({ deviceId: this.deviceId, kind, name, topic, envelope });
+      return handed;
     } catch (err) {
       this.core.metrics.handoverFailures.inc({ adapter: this.adapter });
       this.logger.warn({ err: (err as Error).message, name }, 'message not handed over; the device gets its failure code');
@@ -272,7 +365,7 @@ class Device implements DeviceHandle {
     const reply = requests.wait(id, this.adapter, this.deviceId, name, answer.timeoutMs);
     let handed: Handed;
     try {
-      handed = await this.publishEnvelope(topics.request(this.adapter, this.deviceId, name), name, data, options, id);
+      handed = await this.publishEnvelope(topics.request(this.adapter, this.deviceId, name), 'request', name, data, options, id);
     } catch (err) {
       requests.cancel(id);
       throw err;
@@ -327,7 +420,7 @@ class Device implements DeviceHandle {
     if (!this.alive) return;
     this.alive = false;
     this.stopTimers();
-    if (!this.registry.release(this)) return;
+    if (!this.registry.release(this, reason)) return;
     const { link, topics, bridge } = this.core;
     this.lastPublish = link.retain(topics.device(this.adapter, this.deviceId, 'availability'), 'offline');
     bridge.event('device_disconnected', this.adapter, reason, { deviceId: this.deviceId, remote: this.remote });

@@ -162,3 +162,11 @@ export class DeviceRemoveError extends GatewayError {
     super('G2M_ERR_DEVICE_REMOVE', message);
   }
 }
+
+/** A console request the console cannot act on (unknown adapter, a device id that is no topic
+ *  level, not JSON): answered 4xx with this code, the gateway goes on. */
+export class ConsoleRequestError extends GatewayError {
+  constructor(message: string) {
+    super('G2M_ERR_CONSOLE_REQUEST', message);
+  }
+}

@@ -10,6 +10,7 @@ import { Bridge, PlatformRequests } from './bridge.js';
 import { EmbeddedBroker, type BrokerAddresses } from './broker.js';
 import { DirectHandover, DiskBuffer, type Handover } from './buffer.js';
 import { CommandRouter } from './commands.js';
+import { registerConsole } from './console/server.js';
 import type { AnswerConfig, GatewayConfig } from './config.js';
 import { Devices, type CoreServices } from './devices.js';
 import { MqttConnectError, PortInUseError } from './errors.js';
@@ -43,6 +44,7 @@ interface Running {
   /** Absent when it could not be built (its mappings are broken). */
   adapter?: Adapter;
   devices: Devices;
+  mappings?: Mappings;
   listen: string | undefined;
   failed?: string;
 }
@@ -173,6 +175,7 @@ export class Gateway {
       asyncapi: () => asyncApiDocument({ base: config.baseTopic }),
     });
     this.http = http;
+    if (config.http.console) this.console(http, bridge, router);
 
     for (const definition of this.definitions) {
       const adapterLogger = logger.child({ adapter: definition.id });
@@ -185,6 +188,7 @@ export class Gateway {
         mappings = new Mappings(definition.id, definition.mappingsDir);
         // Before the adapter listens: its first device is discovered too.
         discovery.register(definition.id, mappings);
+        running.mappings = mappings;
         running.adapter = definition.factory(this.context(definition, { link, bridge, http, devices, mappings, logger: adapterLogger }));
         running.listen = await running.adapter.start();
       } catch (err) {
@@ -243,8 +247,31 @@ export class Gateway {
     };
   }
 
+  /** The console's views of what the gateway runs, and the router's command path. */
+  private console(http: FastifyInstance, bridge: Bridge, router: CommandRouter): void {
+    registerConsole(http, {
+      bridge: () => ({ state: this.ready ? 'online' : 'offline', ...this.infoObject() }),
+      adapters: () =>
+        this.running.map((r) => ({
+          id: r.id,
+          listen: r.listen ?? null,
+          failed: r.failed ?? null,
+          devices: () => r.devices.list(),
+          commands: () => r.mappings?.describe() ?? [],
+          observe: (observer) => r.devices.observe(observer),
+        })),
+      onBridgeEvent: (listener) => bridge.listen(listener),
+      command: (adapter, deviceId, name, body) => router.submit({ adapter, deviceId, name }, body),
+    });
+  }
+
   private info(): string {
-    this.lastInfo = JSON.stringify({
+    this.lastInfo = JSON.stringify(this.infoObject());
+    return this.lastInfo;
+  }
+
+  private infoObject(): Record<string, unknown> {
+    return {
       version: VERSION,
       startedAt: this.startedAt,
       baseTopic: this.config.baseTopic,
@@ -260,8 +287,7 @@ export class Gateway {
       adapters: Object.fromEntries(
         this.running.map((r) => [r.id, { listen: r.listen ?? null, devices: r.devices.size, ...(r.failed ? { failed: r.failed } : {}) }]),
       ),
-    });
-    return this.lastInfo;
+    };
   }
 
   private refreshInfo(): void {

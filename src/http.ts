@@ -66,7 +66,9 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
  *  and probes must not need a secret. Everything else, routes added later included, is guarded. */
 const OPEN_ROUTES = new Set(['POST /monitor.do', 'POST //monitor.do', 'GET /healthz', 'HEAD /healthz', 'GET /readyz', 'HEAD /readyz']);
 
-const CHALLENGE = 'Bearer realm="gate2mqtt", Basic realm="gate2mqtt", charset="UTF-8"';
+// One header per scheme, Basic first: Chromium reads only the first challenge of a combined header,
+// and knows no Bearer, so a browser (the console) would never offer its login.
+const CHALLENGE = ['Basic realm="gate2mqtt", charset="UTF-8"', 'Bearer realm="gate2mqtt"'];
 
 /** One onRequest hook on the root, added before any route: it runs for every route of every
  *  plugin, and for unknown paths too (a 401 there tells nothing about which paths exist). */

@@ -26,6 +26,14 @@ export interface CommandsFile {
   aliases?: Record<string, AliasSpec>;
 }
 
+/** A command as the console's form offers it: its schema, and for an alias what it stands for. */
+export interface DescribedCommand {
+  name: string;
+  description: string;
+  schema: JsonObject;
+  alias?: { command: string; defaults: JsonObject };
+}
+
 export interface ResolvedCommand {
   /** The protocol's own name. */
   name: string;
@@ -45,6 +53,7 @@ export function commandsFile(adapter: string, dir = join(MAPPINGS_DIR, adapter))
 export class Mappings {
   private readonly dir: string;
   private readonly commands = new Map<string, ResolvedCommand>();
+  private readonly described: DescribedCommand[] = [];
 
   /** Reads and compiles `mappings/{adapter}/commands.json` once. Throws MappingsError naming the
    *  file and what is wrong with it: the adapter does not start, the others do. */
@@ -56,6 +65,7 @@ export class Mappings {
     for (const [name, command] of Object.entries(spec.commands ?? {})) {
       try {
         this.commands.set(name, { name, validate: ajv.compile(command.schema), defaults: undefined });
+        this.described.push({ name, description: command.description ?? '', schema: command.schema });
       } catch (err) {
         throw new MappingsError(file, `commands.${name}.schema: ${(err as Error).message}`);
       }
@@ -64,6 +74,8 @@ export class Mappings {
       const native = this.commands.get(target.command);
       if (!native) throw new MappingsError(file, `aliases.${alias}: names unknown command ${JSON.stringify(target.command)}`);
       this.commands.set(alias, { ...native, defaults: target.defaults });
+      const schema = spec.commands?.[target.command]?.schema ?? {};
+      this.described.push({ name: alias, description: target.description ?? '', schema, alias: { command: target.command, defaults: target.defaults ?? {} } });
     }
   }
 
@@ -79,6 +91,11 @@ export class Mappings {
   /** Whether this adapter has the declaration file `mappings/{adapter}/{name}.json`. */
   has(name: string): boolean {
     return existsSync(join(this.dir, `${name}.json`));
+  }
+
+  /** Every command and alias with its schema, in the file's order (natives first). */
+  describe(): readonly DescribedCommand[] {
+    return this.described;
   }
 
   /** Another declaration file of this adapter, `mappings/{adapter}/{name}.json`. */

@@ -23,7 +23,7 @@ t.test('with http.auth every page needs the bearer token or a basic-auth user, w
   const { httpUrl } = await startGateway(t, { config: { http: { auth: { token: 'tok-123', users } } } });
   const denied = await get(`${httpUrl}/metrics`);
   t.equal(denied.status, 401, '/metrics without credentials');
-  t.match(denied.challenge, /Bearer realm="gate2mqtt".*Basic realm="gate2mqtt"/);
+  t.match(denied.challenge, /Basic realm="gate2mqtt".*Bearer realm="gate2mqtt"/, 'a challenge per scheme, Basic first (what a browser reads)');
   t.notMatch(denied.body, /gate2mqtt_/, 'nothing of the metrics');
   t.equal((await get(`${httpUrl}/metrics`, { authorization: 'Bearer tok-123' })).status, 200, 'bearer token');
   t.equal((await get(`${httpUrl}/metrics`, { authorization: 'Bearer tok-1234' })).status, 401, 'another token');
