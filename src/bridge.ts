@@ -126,6 +126,7 @@ export class PlatformRequests {
     }
     clearTimeout(waiting.timer);
     this.waiting.delete(id as string);
+    this.logger.debug({ topic, id }, 'platform reply');
     if (reply.data !== undefined && !isObject(reply.data)) reply.data = {};
     waiting.resolve(reply);
   }

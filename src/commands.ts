@@ -110,6 +110,7 @@ export class CommandRouter {
     const replyTo = packet.properties?.responseTopic ?? this.topics.commandReply(target.adapter, target.deviceId, target.name);
     const correlationData = packet.properties?.correlationData;
     const reply = await this.run(target, this.read(payload), received);
+    this.logger.debug({ topic, id: reply.id, outcome: reply.error?.type ?? 'ok', ms: Date.now() - received }, 'command answered');
     this.link.publishQueued(replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
   }
 
