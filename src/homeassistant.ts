@@ -207,7 +207,7 @@ export class HomeAssistant implements DiscoverySink {
     const prepared = this.adapters.get(adapter) as Prepared;
     const { spec } = prepared;
     const objectId = this.objectId(adapter, deviceId);
-    const t = (rest: string): string => `${this.topics.base}/${adapter}/${deviceId}/${rest}`;
+    const { topics } = this;
     const device: JsonObject = {
       identifiers: [objectId],
       name: `${adapter} ${deviceId}`,
@@ -226,19 +226,19 @@ export class HomeAssistant implements DiscoverySink {
       components[key] = { platform, unique_id: `${objectId}_${key}`, ...component, name: title(component.name as string) };
     };
     for (const name of prepared.buttons) {
-      add('button', name, { name: words(name), command_topic: t(`command/${name}`), payload_press: JSON.stringify({ data: {} }), qos: 1, retain: false });
+      add('button', name, { name: words(name), command_topic: topics.command(adapter, deviceId, name), payload_press: JSON.stringify({ data: {} }), qos: 1, retain: false });
     }
-    for (const field of spec.media ?? []) add('camera', field, { name: words(field), topic: t(`media/${field}`) });
+    for (const field of spec.media ?? []) add('camera', field, { name: words(field), topic: topics.media(adapter, deviceId, field) });
     for (const [name, attributes] of Object.entries(spec.events ?? {})) {
       const pairs = [`'event_type': value_json.name`, ...attributes.map((path) => `${JSON.stringify(path)}: ${attribute(path)}`)];
-      add('event', name, { name: words(name), state_topic: t(`event/${name}`), event_types: [name], value_template: `{{ {${pairs.join(', ')}} | tojson }}` });
+      add('event', name, { name: words(name), state_topic: topics.event(adapter, deviceId, name), event_types: [name], value_template: `{{ {${pairs.join(', ')}} | tojson }}` });
     }
     add('sensor', 'last_command', {
       name: 'Last command',
       icon: 'mdi:console',
-      state_topic: t('command/+/reply'),
+      state_topic: topics.commandReply(adapter, deviceId, '+'),
       value_template: "{{ 'ok' if value_json.ok else (value_json.error.type if value_json.error is mapping else 'error') }}",
-      json_attributes_topic: t('command/+/reply'),
+      json_attributes_topic: topics.commandReply(adapter, deviceId, '+'),
       json_attributes_template: '{{ {"id": value_json.id, "code": value_json.code, "message": value_json.message, "error": value_json.error} | tojson }}',
       entity_category: 'diagnostic',
     });
@@ -247,14 +247,14 @@ export class HomeAssistant implements DiscoverySink {
         const entries = known.state[section];
         if (!isObject(entries)) continue;
         for (const [id, entry] of Object.entries(entries)) {
-          this.fieldComponents(prepared, group, entry, [section, id], `${words(section).replace(/s$/, '')} ${id}`, t('state'), add, 0);
+          this.fieldComponents(prepared, group, entry, [section, id], `${words(section).replace(/s$/, '')} ${id}`, topics.device(adapter, deviceId, 'state'), add, 0);
         }
       }
     }
     return {
       device,
       origin: { name: 'gate2mqtt', sw_version: VERSION },
-      availability: [{ topic: this.topics.bridgeState }, { topic: t('availability') }],
+      availability: [{ topic: this.topics.bridgeState }, { topic: topics.device(adapter, deviceId, 'availability') }],
       availability_mode: 'all',
       components,
       qos: 1,
@@ -367,9 +367,9 @@ export class HomeAssistant implements DiscoverySink {
       const key = `${adapter}/${deviceId}`;
       this.removed.add(key);
       this.known.delete(key);
-      const t = (rest: string): string => `${this.topics.base}/${adapter}/${deviceId}/${rest}`;
+      const { topics } = this;
       const media = this.adapters.get(adapter)?.spec.media ?? [];
-      const cleared = [this.configTopic(this.objectId(adapter, deviceId)), t('availability'), t('info'), t('state'), ...media.map((f) => t(`media/${f}`))];
+      const cleared = [this.configTopic(this.objectId(adapter, deviceId)), topics.device(adapter, deviceId, 'availability'), topics.device(adapter, deviceId, 'info'), topics.device(adapter, deviceId, 'state'), ...media.map((f) => topics.media(adapter, deviceId, f))];
       // An empty retained message deletes the broker's copy (MQTT 3.3.1.3); retain() keeps it empty
       // across reconnects too.
       await Promise.all(cleared.map((topic) => this.link.retain(topic, '')));

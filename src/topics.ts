@@ -62,6 +62,10 @@ export class Topics {
     return `${this.base}/${adapter}/${deviceId}/request/${name}`;
   }
 
+  command(adapter: string, deviceId: string, name: string): string {
+    return `${this.base}/${adapter}/${deviceId}/command/${name}`;
+  }
+
   commandReply(adapter: string, deviceId: string, name: string): string {
     return `${this.base}/${adapter}/${deviceId}/command/${name}/reply`;
   }
