@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import type { MqttConfig } from './config.js';
 import { HandoverError } from './errors.js';
 import { PublishWindow } from './window.js';
+import { topicMatches } from './acl.js';
 
 /** What a handler needs of an incoming message beside topic and payload. */
 export interface InboundPacket {
@@ -274,17 +275,8 @@ export class MqttLink extends EventEmitter implements Link {
   }
 }
 
-/** MQTT topic-filter matching (`+` one level, `#` the rest). */
+/** MQTT topic-filter matching (`+` one level, `#` the rest, `$` topics only by name): the rule the
+ *  broker's ACLs use too. */
 export function matcher(filter: string): (topic: string) => boolean {
-  const parts = filter.split('/');
-  return (topic) => {
-    const levels = topic.split('/');
-    for (let i = 0; i < parts.length; i++) {
-      const part = parts[i];
-      if (part === '#') return true;
-      if (i >= levels.length) return false;
-      if (part !== '+' && part !== levels[i]) return false;
-    }
-    return levels.length === parts.length;
-  };
+  return (topic) => topicMatches(filter, topic);
 }
