@@ -110,7 +110,6 @@ export class CommandRouter {
     const replyTo = packet.properties?.responseTopic ?? this.topics.commandReply(target.adapter, target.deviceId, target.name);
     const correlationData = packet.properties?.correlationData;
     const reply = await this.run(target, this.read(payload), received);
-    this.logger.debug({ topic, id: reply.id, outcome: reply.error?.type ?? 'ok', ms: Date.now() - received }, 'command answered');
     this.link.publishQueued(replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
   }
 
@@ -162,6 +161,7 @@ export class CommandRouter {
     const outcome = reply.error?.type ?? 'ok';
     this.metrics.commands.inc({ adapter: target.adapter, name: metricName, outcome });
     this.metrics.commandSeconds.observe({ adapter: target.adapter }, Number(process.hrtime.bigint() - started) / 1e9);
+    this.logger.debug({ ...target, id: reply.id, outcome, ms: Date.now() - received }, 'command answered');
     return reply;
   }
 
