@@ -444,7 +444,9 @@ function httpFloods(address: string): Flood[] {
 function brokerFloods(mqttAddress: string, wsAddress: string | undefined): Flood[] {
   const floods = [
     sendAndExpectClose('mqtt random bytes', mqttAddress, () => {
-      const bytes = randomBytes(1 + Math.floor(random() * 4096));
+      // At least the two bytes set below (a single 0x00 would wait for its length byte until
+      // aedes's connectTimeout).
+      const bytes = randomBytes(2 + Math.floor(random() * 4096));
       // Packet type 0 (reserved) with remaining length 0: refused at once. A long declared length
       // would be buffered until aedes's connectTimeout (30 s) before the type is checked.
       bytes[0] = 0x00;
