@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONTROL_PORT, UPLOAD_PATH } from '../../adapters/gantry/constants.js';
 import { GantrySimulator, type Edition, type ImageMode } from './simulator.js';
+import { portFromEnv } from '../common/gateway-env.js';
 
 const HELP = `Simulated ETC gantries (both protocol editions) for gate2mqtt.
 
@@ -15,7 +16,7 @@ values, and answers POST /remotecontrol.do (computerControl, cabinetControl cmd 
 getCabinetImageVedio with a JPEG file) on --control-port for all of them.
 
 Options:
-  --url URL            upload address          (default http://127.0.0.1:8080/monitor.do; https:// too)
+  --url URL            upload address          (default http://127.0.0.1:$GATE2MQTT_HTTP_PORT/monitor.do, port 8080 when unset; https:// too)
   --ca FILE            CA certificate (PEM) to trust for an https:// upload address
   --gantries N         number of gantries      (default 3)
   --interval S         seconds between uploads (default 300, as the seeds say; 0: one round, then serve commands)
@@ -67,7 +68,7 @@ async function main(): Promise<void> {
   if (!['file', 'badMd5', 'noMd5', 'missing'].includes(image)) throw new Error('--image must be file, badMd5, noMd5 or missing');
   const intervalS = number(values.interval, 'interval', 300);
   const sim = new GantrySimulator({
-    url: values.url ?? `http://127.0.0.1:8080${UPLOAD_PATH}`,
+    url: values.url ?? `http://127.0.0.1:${portFromEnv('GATE2MQTT_HTTP_PORT', 8080)}${UPLOAD_PATH}`,
     ...(values.ca ? { ca: readFileSync(values.ca) } : {}),
     gantries: number(values.gantries, 'gantries', 3),
     intervalS,

@@ -2,6 +2,7 @@
 //   npm run sim:qyzn -- --host 127.0.0.1 --port 9000 --devices 10 --rate 5
 import { parseArgs } from 'node:util';
 import { QyznSimulator, type Behaviour } from './simulator.js';
+import { portFromEnv } from '../common/gateway-env.js';
 
 const HELP = `QYZN face-terminal simulator: terminals that register, log in, heartbeat and send
 snapshot_face / qrcode_data to a gate2mqtt qyzn listener, and answer its commands.
@@ -10,7 +11,7 @@ Usage: npm run sim:qyzn -- [options]
        node --import tsx sim/qyzn/simulator-cli.ts [options]
 
   --host HOST            gateway address (default 127.0.0.1)
-  --port PORT            qyzn listener port (default 9000)
+  --port PORT            qyzn listener port (default $GATE2MQTT_QYZN_PORT or 9000)
   --devices N            terminals to run (default 1)
   --rate R               snapshot_face and qrcode_data per second per terminal, in turn (default 1; 0: none)
   --serial-prefix P      serials are P0001, P0002... (default SIM)
@@ -84,7 +85,7 @@ function parse(argv: string[]): CliOptions | 'help' {
   if (values.help) return 'help';
   const options: CliOptions = {
     host: values.host ?? '127.0.0.1',
-    port: number('port', values.port, 9000, 1),
+    port: number('port', values.port, portFromEnv('GATE2MQTT_QYZN_PORT', 9000), 1),
     devices: number('devices', values.devices, 1, 1),
     rate: number('rate', values.rate, 1),
     prefix: values['serial-prefix'] ?? 'SIM',
