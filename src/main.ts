@@ -54,6 +54,11 @@ async function main(argv: string[]): Promise<void> {
   const { config, redacted } = loadConfig({ file, args });
   if (printConfig) {
     process.stdout.write(`${redacted}\n`);
+    // npm prints its own "> gate2mqtt@... start" lines on stdout before ours, unless silent: a
+    // script piping this JSON into a parser would fail on them without knowing why.
+    if (process.env.npm_lifecycle_event === 'start' && process.env.npm_config_loglevel !== 'silent') {
+      process.stderr.write('gate2mqtt: npm printed its own lines on stdout before this JSON; for the JSON alone run npm start --silent -- --print-config\n');
+    }
     return;
   }
 

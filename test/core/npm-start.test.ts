@@ -80,3 +80,15 @@ t.test('--version prints the version', async (t) => {
   t.equal(run.status, 0);
   t.equal(run.stdout, `${VERSION}\n`);
 });
+
+t.test('--print-config through npm start: JSON alone on stdout with --silent, and a hint on stderr without', async (t) => {
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', GATE2MQTT_BASE_TOPIC: 'from-env' };
+  const silent = spawnSync('npm', ['start', '--silent', '--', '--print-config'], { cwd: ROOT, env, encoding: 'utf8' });
+  t.equal(silent.status, 0);
+  t.equal((JSON.parse(silent.stdout) as { baseTopic: string }).baseTopic, 'from-env', 'stdout is the JSON, nothing else');
+  t.equal(silent.stderr, '', 'no hint when npm printed nothing');
+  const loud = spawnSync('npm', ['start', '--', '--print-config'], { cwd: ROOT, env, encoding: 'utf8' });
+  t.equal(loud.status, 0);
+  t.match(loud.stdout, /^\s*> gate2mqtt@/, "npm's own lines come first");
+  t.match(loud.stderr, /npm start --silent -- --print-config/, 'the gateway says how to get the JSON alone');
+});

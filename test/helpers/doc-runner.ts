@@ -63,6 +63,16 @@ export class DocRunner {
       symlinkSync(join(ROOT, entry), join(this.dir, entry));
     }
     cpSync(join(ROOT, 'config'), join(this.dir, 'config'), { recursive: true });
+    // Each shell is a process group of its own (so that a stop reaches npm's child too), which
+    // outlives this process unless killed: also when tap ends it on a timeout.
+    process.once('exit', () => {
+      for (const running of this.all()) this.kill(running.child, 'SIGKILL');
+    });
+    for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => process.exit(1));
+  }
+
+  private all(): Running[] {
+    return [...this.simulators, ...this.backgrounds, ...(this.gateway ? [this.gateway] : [])];
   }
 
   /** A new page: a new shell's variables; the gateway and what runs in the other shells stay. */
@@ -239,7 +249,7 @@ export class DocRunner {
   async close(): Promise<void> {
     for (const running of [...this.simulators, ...this.backgrounds]) this.kill(running.child, 'SIGTERM');
     await this.stopGateway();
-    for (const running of [...this.simulators, ...this.backgrounds]) this.kill(running.child, 'SIGKILL');
+    for (const running of this.all()) this.kill(running.child, 'SIGKILL');
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
