@@ -98,6 +98,9 @@ export class DocRunner {
     if (step.kind === 'assign') return this.assign(step);
     if (step.kind === 'gateway') return this.startGateway(step, where);
     if (step.kind === 'background') return this.startBackground(step, where);
+    // What the command names, with the variables it uses (`$T/open_door`) expanded.
+    const used = [...this.vars].filter(([name]) => new RegExp(`\\$\\{?${name}\\b`).test(step.text)).map(([, value]) => value);
+    await this.simulatedDevicesOnline([step.text, ...used].join(' '));
     const done = this.shell(step, where);
     const code = await within(done.exit, `the end of the command`, COMMAND_MS).catch((err: unknown) => {
       this.kill(done.child, 'SIGKILL');
@@ -129,12 +132,16 @@ export class DocRunner {
     });
     exited.catch(() => undefined); // it matters only during the wait below; a later stop ends it too
     await Promise.race([waitFor(() => /gate2mqtt started/.test(started.output()), '"gate2mqtt started"', START_MS), exited]);
-    // Every simulator left running reconnects by itself, as a device does: wait for each device.
+  }
+
+  /** A command that names a simulated device runs once that device is online, as a user waits for
+   *  it: after a restart of the gateway the simulators reconnect by themselves, as devices do. */
+  private async simulatedDevicesOnline(text: string): Promise<void> {
     for (const sim of this.simulators.filter((s) => s.child.exitCode === null)) {
-      for (const deviceId of sim.devices) {
+      for (const deviceId of sim.devices.filter((id) => text.includes(id))) {
         await waitFor(
           async () => (await this.devices(sim.adapter)).some((d) => d.deviceId === deviceId && d.online),
-          `${sim.adapter} ${deviceId} (the simulator of ${sim.where}) online again after the restart`,
+          `${sim.adapter} ${deviceId} (the simulator of ${sim.where}) online`,
           RECONNECT_MS,
         );
       }
