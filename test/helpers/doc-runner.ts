@@ -53,6 +53,7 @@ export class DocRunner {
   private vars = new Map<string, string>();
   private readonly exported = new Map<string, string>();
   readonly failures: string[] = [];
+  private readonly began = Date.now();
   ran = 0;
 
   constructor(private readonly options: RunnerOptions) {
@@ -94,7 +95,7 @@ export class DocRunner {
   }
 
   private async step(step: Step, where: string): Promise<void> {
-    this.options.log(`${where} [${step.kind}] ${step.text.slice(0, 140)}`);
+    this.options.log(`${((Date.now() - this.began) / 1000).toFixed(1)} s ${where} [${step.kind}] ${step.text.slice(0, 140)}`);
     if (step.kind === 'assign') return this.assign(step);
     if (step.kind === 'gateway') return this.startGateway(step, where);
     if (step.kind === 'background') return this.startBackground(step, where);
