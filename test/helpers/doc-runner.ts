@@ -135,11 +135,12 @@ export class DocRunner {
     await Promise.race([waitFor(() => /gate2mqtt started/.test(started.output()), '"gate2mqtt started"', START_MS), exited]);
   }
 
-  /** A command that names a simulated device runs once that device is online, as a user waits for
+  /** A command on a simulated device's topics runs once that device is online, as a user waits for
    *  it: after a restart of the gateway the simulators reconnect by themselves, as devices do. */
   private async simulatedDevicesOnline(text: string): Promise<void> {
     for (const sim of this.simulators.filter((s) => s.child.exitCode === null)) {
-      for (const deviceId of sim.devices.filter((id) => text.includes(id))) {
+      // Its topics (`qyzn/<id>/command/...`), not an upload that carries the id and brings it online.
+      for (const deviceId of sim.devices.filter((id) => text.includes(`${sim.adapter}/${id}/`))) {
         await waitFor(
           async () => (await this.devices(sim.adapter)).some((d) => d.deviceId === deviceId && d.online),
           `${sim.adapter} ${deviceId} (the simulator of ${sim.where}) online`,
