@@ -77,7 +77,7 @@ t.test('data is converted where the schema wants the other type, and nowhere els
     unknown: '4',
   };
   const copy = structuredClone(sent);
-  t.same(convert(sent), {
+  t.strictSame(convert(sent), {
     count: 5,
     ratio: 2.5,
     flag: '1',
@@ -94,12 +94,12 @@ t.test('data is converted where the schema wants the other type, and nowhere els
     mode: '2',
     unknown: '4',
   }, 'numbers and numeric strings swap; plain strings, hex, mixed places, booleans and unknown keys stay as sent');
-  t.same(sent, copy, 'the caller\'s data is not changed');
+  t.strictSame(sent, copy, 'the caller\'s data is not changed');
   for (const refused of ['5.0', ' 5', '05', '', 'five', true, null, [5], { n: 5 }]) {
-    t.same(convert({ count: refused }), { count: refused }, `${JSON.stringify(refused)} is left for the schema to refuse`);
+    t.strictSame(convert({ count: refused }), { count: refused }, `${JSON.stringify(refused)} is left for the schema to refuse`);
   }
   for (const refused of [true, null, 1.5e21, [1]]) {
-    t.same(convert({ flag: refused }), { flag: refused }, `${JSON.stringify(refused)} is not made a numeric string`);
+    t.strictSame(convert({ flag: refused }), { flag: refused }, `${JSON.stringify(refused)} is not made a numeric string`);
   }
 });
 
@@ -111,7 +111,7 @@ t.test('every command example of the adapter pages and the qyzn seed is left exa
     const command = new Mappings(adapter).command(name);
     if (!command || !isObject(data)) return;
     const merged = { ...(command.defaults ?? {}), ...data };
-    t.same(command.convert(merged), merged, `${adapter} ${name} ${JSON.stringify(data).slice(0, 60)}`);
+    t.strictSame(command.convert(merged), merged, `${adapter} ${name} ${JSON.stringify(data).slice(0, 60)}`);
     seen++;
   };
   for (const adapter of API_ADAPTERS) {

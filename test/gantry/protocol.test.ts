@@ -150,9 +150,9 @@ t.test('queryAndGetCardInfo answers', async (t) => {
   t.same(cardAnswerFromPlatform({ isExistLatestVersion: '0' }, '0'), { isExistLatestVersion: 0 });
   // The flag by the rule of commands (src/leniency.ts): 1 or "1", nothing else that looks like it.
   const newer = { latestVersion: '20191201000000', cardInfos: [] };
-  t.same(cardAnswerFromPlatform({ isExistLatestVersion: 1, ...newer }, '0'), { isExistLatestVersion: 1, ...newer }, 'the integer flag');
+  t.strictSame(cardAnswerFromPlatform({ isExistLatestVersion: 1, ...newer }, '0'), { isExistLatestVersion: 1, ...newer }, 'the integer flag');
   for (const flag of ['1.0', ' 1', '01', true]) {
-    t.same(cardAnswerFromPlatform({ isExistLatestVersion: flag, ...newer }, '0'), { isExistLatestVersion: 0 }, `${JSON.stringify(flag)} is not 1`);
+    t.strictSame(cardAnswerFromPlatform({ isExistLatestVersion: flag, ...newer }, '0'), { isExistLatestVersion: 0 }, `${JSON.stringify(flag)} is not 1`);
   }
   t.same(cardAnswerFromPlatform({ latestVersion: '20191201000000', cardInfos: [] }, '20191129134255'), { isExistLatestVersion: 1, latestVersion: '20191201000000', cardInfos: [] }, 'a whitelist as the reply');
   t.same(cardAnswerFromPlatform({}, '0'), { isExistLatestVersion: 0 });
