@@ -124,3 +124,11 @@ t.test('every command example of the adapter pages and the qyzn seed is left exa
   for (const [name, examples] of Object.entries(SEED_COMMAND_EXAMPLES)) for (const data of examples) unchanged('qyzn', name, data);
   t.ok(seen > 80, `${seen} examples`);
 });
+
+t.test('the rule is written once, in the README, and every adapter page links it', async (t) => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  t.match(readme, /\n#### Numbers and numeric strings\n/);
+  for (const adapter of API_ADAPTERS) {
+    t.match(readFileSync(join(ROOT, 'docs', `${adapter}.md`), 'utf8'), '](../README.md#numbers-and-numeric-strings)', `docs/${adapter}.md links it`);
+  }
+});
