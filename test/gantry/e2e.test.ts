@@ -435,7 +435,7 @@ t.test('every command and every cmd: a round trip through MQTT to the simulated 
       t.match(reply, { ok: true, code: 1000, message: '成功', error: null, ...(c.reply ?? { data: null }) }, what);
       const record = await seen;
       t.match(record.body, { gantryId: g.gantryId, method: c.method, version: g.version, timeStamp: /^\d{10}$/ }, `${what}: the envelope`);
-      t.same(record.data, c.sent, `${what}: sent as strings under ${c.method}`);
+      t.strictSame(record.data, c.sent, `${what}: sent as strings under ${c.method}`);
       t.ok(c.effect(g), `${what}: the cabinet did it`);
     }
     const seen = sim.next<ControlRecord>('control', (r) => r.gantryId === g.gantryId);
