@@ -457,7 +457,7 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): Schema {
     info: {
       title: 'gate2mqtt',
       version: VERSION,
-      description: `The MQTT API of gate2mqtt: device messages of ETC gantries (HTTP), QYZN face terminals (TCP) and two WebSocket devices as canonical topics under \`${base}\` (baseTopic), and commands back to the devices. Every publish is QoS 1. Generated from src/topics.ts, the envelope and reply shapes and mappings/*/commands.json by \`npm run docs:asyncapi\`; do not edit by hand.`,
+      description: `The MQTT API of gate2mqtt: device messages of ETC gantries (HTTP), QYZN face terminals (TCP) and two WebSocket devices as canonical topics under \`${base}\` (baseTopic), and commands back to the devices. Every publish is QoS 1. Command schemas give each protocol's own types; where one wants a number, the exact decimal string of it is taken too, and where it wants a numeric string, the number (README, Commands). Generated from src/topics.ts, the envelope and reply shapes and mappings/*/commands.json by \`npm run docs:asyncapi\`; do not edit by hand.`,
       license: { name: 'MIT' },
     },
     defaultContentType: json,

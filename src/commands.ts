@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { CommandAnswer, DeviceCommand, JsonObject } from './adapter.js';
 import { CommandError, GatewayError, ProtocolError, type CommandErrorType } from './errors.js';
 import { isObject, parseJson } from './json.js';
+import { numberFrom } from './leniency.js';
 import type { Mappings } from './mappings.js';
 import { extractMedia } from './media.js';
 import type { Metrics } from './metrics.js';
@@ -140,7 +141,8 @@ export class CommandRouter {
       if (route.mappings && !resolved) throw new CommandError('unsupported', `${target.adapter} has no command ${target.name}`);
       if (resolved) metricName = target.name;
       const parsed = this.check(body, id);
-      const data = resolved?.defaults ? { ...resolved.defaults, ...parsed.data } : parsed.data;
+      const merged = resolved?.defaults ? { ...resolved.defaults, ...parsed.data } : parsed.data;
+      const data = resolved ? resolved.convert(merged) : merged;
       if (resolved && !resolved.validate(data)) {
         const why = schemaProblems(resolved.validate.errors, target.name).join('; ') || 'data does not match the command schema';
         throw new CommandError('invalid', why);
@@ -178,9 +180,11 @@ export class CommandRouter {
   private check(body: unknown, id: string): Parsed {
     if (body instanceof CommandError) throw body;
     if (!isObject(body)) throw new CommandError('invalid', 'the payload must be a JSON object {"id"?, "timeoutMs"?, "data"?}');
-    const { timeoutMs = this.limits.defaultTimeoutMs, data = {} } = body;
+    const { data = {} } = body;
+    // The envelope follows the rule of the data (src/leniency.ts): "5000" is 5000.
+    const timeoutMs = body.timeoutMs === undefined ? this.limits.defaultTimeoutMs : numberFrom(body.timeoutMs);
     if (body.id !== undefined && typeof body.id !== 'string') throw new CommandError('invalid', 'id must be a string');
-    if (typeof timeoutMs !== 'number' || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > this.limits.maxTimeoutMs) {
+    if (timeoutMs === undefined || !Number.isInteger(timeoutMs) || timeoutMs < 1 || timeoutMs > this.limits.maxTimeoutMs) {
       throw new CommandError('invalid', `timeoutMs must be an integer from 1 to ${this.limits.maxTimeoutMs}`);
     }
     if (!isObject(data)) throw new CommandError('invalid', 'data must be a JSON object');

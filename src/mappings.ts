@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { Ajv, type ValidateFunction } from 'ajv';
 import type { JsonObject } from './adapter.js';
 import { MappingsError } from './errors.js';
+import { lenientConverter } from './leniency.js';
 import { ROOT } from './paths.js';
 
 export interface CommandSpec {
@@ -37,6 +38,9 @@ export interface DescribedCommand {
 export interface ResolvedCommand {
   /** The protocol's own name. */
   name: string;
+  /** Numbers sent as strings and numeric strings sent as numbers, as the schema wants them
+   *  (src/leniency.ts): run on the data before `validate`. */
+  convert: (data: JsonObject) => JsonObject;
   validate: ValidateFunction;
   defaults: JsonObject | undefined;
 }
@@ -64,7 +68,7 @@ export class Mappings {
     const ajv = new Ajv({ allErrors: true, strict: true });
     for (const [name, command] of Object.entries(spec.commands ?? {})) {
       try {
-        this.commands.set(name, { name, validate: ajv.compile(command.schema), defaults: undefined });
+        this.commands.set(name, { name, convert: lenientConverter(command.schema), validate: ajv.compile(command.schema), defaults: undefined });
         this.described.push({ name, description: command.description ?? '', schema: command.schema });
       } catch (err) {
         throw new MappingsError(file, `commands.${name}.schema: ${(err as Error).message}`);

@@ -2,7 +2,6 @@
 // headers. No I/O here: the adapter sends what comes out.
 import type { JsonObject } from '../../src/adapter.js';
 import { isIsoInstant, toDeviceTime } from '../../src/clock.js';
-import { isObject } from '../../src/json.js';
 import { CODE_MESSAGES, HEADER_AUTH, HEADER_MD5, type BusinessCode } from './constants.js';
 import { md5Hex } from './sign.js';
 
@@ -11,16 +10,10 @@ export function answerBody(code: BusinessCode, data?: JsonObject): string {
   return JSON.stringify(data === undefined ? { code, msg: CODE_MESSAGES[code] } : { code, msg: CODE_MESSAGES[code], data });
 }
 
-/** Every value of the protocol is a string; callers may write numbers, the device gets strings. */
-function stringify(value: unknown): unknown {
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (Array.isArray(value)) return value.map(stringify);
-  if (isObject(value)) return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, stringify(v)]));
-  return value;
-}
-
+/** `data` is sent as the command's schema left it: strings only, the core having turned numbers
+ *  into their decimal text (src/leniency.ts). */
 function commandData(method: string, data: JsonObject, timeZone: string): JsonObject {
-  const out = stringify(data) as JsonObject;
+  const out = { ...data };
   // An event gives door times as ISO 8601; the device looks them up by its own wall clock.
   if (method === 'getCabinetImageVedio' && typeof out.doorOpenTime === 'string' && isIsoInstant(out.doorOpenTime)) {
     out.doorOpenTime = toDeviceTime(out.doorOpenTime, timeZone) ?? out.doorOpenTime;

@@ -1,6 +1,6 @@
 // What a gantry's upload is answered: it is checked (decode.ts), its gantry is heard (connected, or
 // kept online), and its method's handler hands it over; http.ts sends the answer.
-import type { AdapterContext, DeviceHandle, DeviceSession, JsonObject } from '../../src/adapter.js';
+import type { AdapterContext, DeviceHandle, DeviceSession, JsonObject, PlatformAnswer } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
 import { authOf, overrideOf, type GantryConfig } from './config.js';
 import { Code, type BusinessCode, type UploadMethod } from './constants.js';
@@ -137,20 +137,29 @@ export class Uploads {
     // Not deduplicated: a query only reads, and a repeated one deserves the whitelist as it is now.
     const held = this.parts.whitelists.get(upload.gantryId);
     let answer: JsonObject;
+    let source: 'whitelist' | PlatformAnswer['source'];
     if (held) {
       await handle.uplink(upload.method, typed.data, { raw: upload.raw });
       answer = cardAnswer(curVersion, held);
+      source = 'whitelist';
     } else {
       const fallback = cardAnswer(curVersion, undefined);
       const reply = await handle.request(upload.method, typed.data, fallback, { raw: upload.raw });
+      source = reply.source;
       try {
         answer = cardAnswerFromPlatform(reply.data, curVersion);
       } catch (err) {
         handle.logger.warn({ err }, 'the platform answer to queryAndGetCardInfo is not a whitelist; answered 0');
         answer = fallback;
+        source = 'fallback';
       }
     }
     await this.parts.states.cardVersion(handle, upload, curVersion);
+    // Beside `command answered` and `platform reply`: which list a gantry was given, found by its
+    // id and the query's own timeStamp and binfile-md5 when it seems not to have its cards.
+    const cards = Array.isArray(answer.cardInfos) ? answer.cardInfos.length : 0;
+    const { isExistLatestVersion, latestVersion } = answer;
+    handle.logger.debug({ name: upload.method, timeStamp: upload.timeStamp, md5: upload.md5, curVersion, source, isExistLatestVersion, latestVersion, cards }, 'whitelist answered');
     return answer;
   }
 }

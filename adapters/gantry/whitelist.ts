@@ -2,6 +2,7 @@
 // answered by the platform), holding the retained ones, and the answer a gantry gets from either.
 import type { JsonObject } from '../../src/adapter.js';
 import { isObject, trimKeys } from '../../src/json.js';
+import { numberFrom } from '../../src/leniency.js';
 import { parseJson } from './decode.js';
 
 interface CardInfo {
@@ -84,7 +85,8 @@ export function cardAnswerFromPlatform(reply: unknown, curVersion: string): Json
   if (t.isExistLatestVersion === undefined) {
     return t.latestVersion === undefined ? { isExistLatestVersion: 0 } : cardAnswer(curVersion, parseWhitelist(t));
   }
-  if (text(t.isExistLatestVersion) !== '1') return { isExistLatestVersion: 0 };
+  // "1" (the seed's example) or 1, by the rule of commands (src/leniency.ts).
+  if (numberFrom(t.isExistLatestVersion) !== 1) return { isExistLatestVersion: 0 };
   const list = parseWhitelist(t);
   return { isExistLatestVersion: 1, latestVersion: list.latestVersion, cardInfos: list.cardInfos };
 }

@@ -4,6 +4,7 @@
 import type { DeviceHandle, DisconnectReason, JsonObject, PlatformAnswer } from '../../src/adapter.js';
 import { isObject } from '../../src/json.js';
 import { formatWall } from '../../src/clock.js';
+import { numberFrom } from '../../src/leniency.js';
 import { Result } from './constants.js';
 import type { MediaFields } from './tables.js';
 
@@ -101,7 +102,8 @@ function platformRequest(fallback: Fallback): Handler {
 function fromPlatform(answer: PlatformAnswer, fallback: Fallback): Reply {
   const decided = answer.source === 'mqtt';
   const { result, desc } = answer.extra ?? {};
-  const reply: Reply = { result: decided ? (typeof result === 'number' ? result : Result.SUCCESS) : fallback.result, data: answer.data };
+  // The rule of commands holds for the platform's result too: "105" is 105 (src/leniency.ts).
+  const reply: Reply = { result: decided ? (numberFrom(result) ?? Result.SUCCESS) : fallback.result, data: answer.data };
   if (decided && typeof desc === 'string') reply.desc = desc;
   if (fallback.extra) reply.extra = fallback.extra;
   return reply;

@@ -3,7 +3,7 @@
 // command goes through Commands (test/helpers/commands.ts), which fails a test whose command got a
 // second reply.
 import t from 'tap';
-import { Commands } from '../helpers/commands.js';
+import { Commands, notTheNumber } from '../helpers/commands.js';
 import { connectClient, externalBroker, startGateway, uniqueBase, type Teardown } from '../helpers/harness.js';
 import { EchoDevice, echoAdapter } from '../helpers/echo-adapter.js';
 
@@ -58,6 +58,24 @@ t.test('a command reaches the device and its answer comes back; aliases and devi
   const made = await send('dev1', 'ping', '');
   t.ok(made.ok);
   t.match(made.id, /^[0-9a-f-]{36}$/);
+});
+
+t.test('numbers sent as strings: the data and timeoutMs by one rule; the device gets numbers', async (t) => {
+  const { send, echo } = await setup(t);
+  const device = await EchoDevice.connect(echo, 'dev1');
+  t.teardown(() => device.close());
+  // The echo device answers with the data it got: what reached it, with its types.
+  t.strictSame(await send('dev1', 'ping', { id: 's1', timeoutMs: '5000', data: { n: '5' } }), {
+    id: 's1', ok: true, code: 0, message: 'Success', data: { echo: { n: 5 } }, error: null,
+  });
+  t.match(await send('dev1', 'ping', { id: 's2', data: { n: '-12', mode: 'loud' } }), { ok: true, data: { echo: { n: -12, mode: 'loud' } } });
+  for (const wrong of notTheNumber(5)) {
+    t.strictSame((await send('dev1', 'ping', { data: { n: wrong } })).error, { type: 'invalid', message: 'data.n must be integer' }, `n ${JSON.stringify(wrong)}`);
+  }
+  for (const wrong of notTheNumber(5000)) {
+    t.strictSame((await send('dev1', 'ping', { timeoutMs: wrong })).error, { type: 'invalid', message: 'timeoutMs must be an integer from 1 to 300000' }, `timeoutMs ${JSON.stringify(wrong)}`);
+  }
+  t.strictSame((await send('dev1', 'ping', { data: { fail: 'true' } })).error, { type: 'invalid', message: 'data.fail must be boolean' }, 'no booleans from strings');
 });
 
 t.test('a device that does not answer: timeout after timeoutMs, and its late answer is no second reply', async (t) => {

@@ -9,7 +9,7 @@ import type { AdapterFactory } from '../../src/adapter.js';
 import { loadConfig } from '../../src/config.js';
 import type { AdapterDefinition } from '../../src/gateway.js';
 import { connectClient, externalBroker, startGateway, until, type Inbox } from '../helpers/harness.js';
-import { Commands } from '../helpers/commands.js';
+import { Commands, notTheNumber } from '../helpers/commands.js';
 import { CuttableLink } from '../helpers/brokers.js';
 import { GantryAdapter } from '../../adapters/gantry/adapter.js';
 import type { GantryConfig } from '../../adapters/gantry/config.js';
@@ -435,7 +435,7 @@ t.test('every command and every cmd: a round trip through MQTT to the simulated 
       t.match(reply, { ok: true, code: 1000, message: '成功', error: null, ...(c.reply ?? { data: null }) }, what);
       const record = await seen;
       t.match(record.body, { gantryId: g.gantryId, method: c.method, version: g.version, timeStamp: /^\d{10}$/ }, `${what}: the envelope`);
-      t.same(record.data, c.sent, `${what}: sent as strings under ${c.method}`);
+      t.strictSame(record.data, c.sent, `${what}: sent as strings under ${c.method}`);
       t.ok(c.effect(g), `${what}: the cabinet did it`);
     }
     const seen = sim.next<ControlRecord>('control', (r) => r.gantryId === g.gantryId);
@@ -479,6 +479,35 @@ t.test('every command and every cmd: a round trip through MQTT to the simulated 
   }
   t.match(await command(g, 'noSuchCommand', {}), { ok: false, error: { type: 'unsupported' } });
   t.equal(reached, 0, 'the cabinet saw none of them');
+});
+
+t.test('numbers for the protocol\'s strings: the cabinet gets strings; what is not the number is refused naming the parameter', async (t) => {
+  const { sim, command } = await setup(t, {}, { gantries: 1, reactToCommands: false });
+  await sim.uploadAll();
+  const g = sim.gantries[0]!.gantryId;
+  const cases: [string, Json, Json][] = [
+    ['cabinetControl', { cmd: 5, mode: 1 }, { cmd: '5', mode: '1' }],
+    ['cabinetControl', { cmd: 4, airId: 0, autoRefrigerationTemp: 30.5, autoHeatingTemp: -5 }, { cmd: '4', airId: '0', autoRefrigerationTemp: '30.5', autoHeatingTemp: '-5' }],
+    ['computerControl', { setFrequency: 600 }, { setFrequency: '600' }],
+    ['setPowerMode', { mode: 2 }, { cmd: '5', mode: '2' }],
+    ['unlockDoor', { unlockDoorId: 2, cabinetId: 3 }, { cmd: '2', unlockDoorId: '2', cabinetId: '3' }],
+  ];
+  for (const [name, data, sent] of cases) {
+    const seen = sim.next<ControlRecord>('control');
+    t.match(await command(g, name, { data }), { ok: true, code: 1000 }, `${name} ${JSON.stringify(data)}`);
+    t.strictSame((await seen).data, sent, `${name}: the cabinet got the seed's strings`);
+  }
+  let reached = 0;
+  sim.on('control', () => reached++);
+  const refused = async (name: string, data: Json): Promise<unknown> => (await command(g, name, { data })).error;
+  for (const wrong of [...notTheNumber(1), 1.5, 11]) {
+    t.strictSame(await refused('cabinetControl', { cmd: '5', mode: wrong }), { type: 'invalid', message: 'data.mode must be one of "0", "1", "2", "3"' }, `mode ${JSON.stringify(wrong)}`);
+  }
+  for (const wrong of notTheNumber(5)) {
+    t.strictSame(await refused('cabinetControl', { cmd: wrong }), { type: 'invalid', message: 'data.cmd must be one of "1", "2", "3", "4", "5", "6", "7", "8", "9", "10"' }, `cmd ${JSON.stringify(wrong)}`);
+  }
+  t.strictSame(await refused('computerControl', { setFrequency: 1e21 }), { type: 'invalid', message: 'data.setFrequency must be string' }, 'a number without a plain decimal text');
+  t.equal(reached, 0, 'none of them reached the cabinet');
 });
 
 t.test('a configured control URL works without uploads; a silent gantry times out', async (t) => {

@@ -148,16 +148,22 @@ t.test('queryAndGetCardInfo answers', async (t) => {
     t.match(answerBody('1000', answer), /"isExistLatestVersion":1,/, 'an integer flag');
   }
   t.same(cardAnswerFromPlatform({ isExistLatestVersion: '0' }, '0'), { isExistLatestVersion: 0 });
+  // The flag by the rule of commands (src/leniency.ts): 1 or "1", nothing else that looks like it.
+  const newer = { latestVersion: '20191201000000', cardInfos: [] };
+  t.strictSame(cardAnswerFromPlatform({ isExistLatestVersion: 1, ...newer }, '0'), { isExistLatestVersion: 1, ...newer }, 'the integer flag');
+  for (const flag of ['1.0', ' 1', '01', true]) {
+    t.strictSame(cardAnswerFromPlatform({ isExistLatestVersion: flag, ...newer }, '0'), { isExistLatestVersion: 0 }, `${JSON.stringify(flag)} is not 1`);
+  }
   t.same(cardAnswerFromPlatform({ latestVersion: '20191201000000', cardInfos: [] }, '20191129134255'), { isExistLatestVersion: 1, latestVersion: '20191201000000', cardInfos: [] }, 'a whitelist as the reply');
   t.same(cardAnswerFromPlatform({}, '0'), { isExistLatestVersion: 0 });
   t.same(cardAnswerFromPlatform('nonsense', '0'), { isExistLatestVersion: 0 });
 });
 
-t.test('control requests carry the envelope, both headers and string values', async (t) => {
+t.test('control requests carry the envelope and both headers; data goes as the schema left it', async (t) => {
   const req = encodeControlRequest({
     gantryId: 'G000211001002110010',
     method: 'cabinetControl',
-    data: { cmd: 5, mode: 1 },
+    data: { cmd: '5', mode: '1' },
     version: '1000',
     nowMs: SEED_NOW_MS + 999,
     auth: 'abc',
@@ -169,14 +175,14 @@ t.test('control requests carry the envelope, both headers and string values', as
   const image = encodeControlRequest({
     gantryId: 'G1',
     method: 'getCabinetImageVedio',
-    data: { cabinetId: 1, doorOpenTime: '2019-08-28T01:15:01.321+08:00' },
+    data: { cabinetId: '1', doorOpenTime: '2019-08-28T01:15:01.321+08:00' },
     version: '1001',
     nowMs: SEED_NOW_MS,
     auth: 'abc',
     timeZone: 'Asia/Shanghai',
   });
   t.same(JSON.parse(image.body.toString()).getCabinetImageVedio, { cabinetId: '1', doorOpenTime: '2019-08-28 01:15:01.321' }, 'an event’s ISO time goes back as device time');
-  const cards = encodeControlRequest({ gantryId: 'G1', method: 'cabinetControl', data: { cmd: 7, cardInfos: [{ cardId: '0012', expireDate: '2029-01-01' }] }, version: '1001', nowMs: 0, auth: 'a', timeZone: 'UTC' });
+  const cards = encodeControlRequest({ gantryId: 'G1', method: 'cabinetControl', data: { cmd: '7', cardInfos: [{ cardId: '0012', expireDate: '2029-01-01' }] }, version: '1001', nowMs: 0, auth: 'a', timeZone: 'UTC' });
   t.same(JSON.parse(cards.body.toString()).cabinetControl, { cmd: '7', cardInfos: [{ cardId: '0012', expireDate: '2029-01-01' }] });
 });
 

@@ -157,3 +157,9 @@ export class Commands {
     if (!this.inbox.covers(topic)) await this.inbox.subscribe(topic);
   }
 }
+
+/** What looks like the number `n` but is not it by the rule of numbers sent as strings (README
+ *  "Commands"): each is refused, naming the parameter, wherever a command wants `n`. */
+export function notTheNumber(n: number): unknown[] {
+  return [`${n}.0`, ` ${n}`, true, null, 'five'];
+}

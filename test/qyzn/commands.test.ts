@@ -7,6 +7,7 @@ import { encodeResponse } from '../../adapters/qyzn/encoder.js';
 import { TINY_JPEG_BASE64 } from '../../sim/common/jpeg.js';
 import type { ReceivedCommand } from '../../sim/qyzn/simulator.js';
 import type { JsonObject } from '../../src/adapter.js';
+import { notTheNumber } from '../helpers/commands.js';
 import { within } from '../helpers/harness.js';
 import { bridgeEvent, rig } from './fixtures/rig.js';
 import { SEED_COMMAND_EXAMPLES } from './fixtures/seed-examples.js';
@@ -76,6 +77,31 @@ t.test('every command of the seed, with each of its seed examples, round trips t
   const groups = (SEED_COMMAND_EXAMPLES.config_system ?? []).map((d) => Object.keys(d)[0]);
   t.equal(new Set(groups).size, 15, 'all fifteen config_system groups went through');
   t.equal(sim.stats.commands, (Object.values(SEED_COMMAND_EXAMPLES).flat().length) + groups.length, 'nothing else reached the terminal');
+});
+
+t.test('numbers sent as strings reach the terminal as the seed\'s integers; what is not the number is refused naming the parameter', async (t) => {
+  const r = await rig(t);
+  const serial = 'SN-NUMBERS';
+  const sim = r.device(serial);
+  await sim.start();
+  const cases: [string, JsonObject, JsonObject][] = [
+    ['snapshot_picture', { timeoutSeconds: '5' }, { timeoutSeconds: 5 }],
+    ['online_open_door', { online: '1', mode: '2' }, { online: 1, mode: 2 }],
+    ['serial_output', { index: '0', content: '1234EF' }, { index: 0, content: '1234EF' }],
+    ['config_system', { audioctl: { level: '12' } }, { audioctl: { level: 12 } }],
+  ];
+  for (const [name, data, sent] of cases) {
+    t.match(await r.command(serial, name, { data }), { ok: true, code: 0 }, `${name} ${JSON.stringify(data)}`);
+    t.strictSame((await sim.nextCommand(name)).data, sent, `${name}: the terminal got integers`);
+  }
+  const before = sim.stats.commands;
+  const refused = async (name: string, data: JsonObject): Promise<unknown> => (await r.command(serial, name, { data })).error;
+  for (const wrong of notTheNumber(5)) {
+    t.strictSame(await refused('snapshot_picture', { timeoutSeconds: wrong }), { type: 'invalid', message: 'data.timeoutSeconds must be integer' }, `timeoutSeconds ${JSON.stringify(wrong)}`);
+    t.strictSame(await refused('config_system', { audioctl: { level: wrong } }), { type: 'invalid', message: 'data.audioctl.level must be integer' }, `audioctl.level ${JSON.stringify(wrong)}`);
+  }
+  t.strictSame(await refused('serial_output', { index: 0, content: 12 }), { type: 'invalid', message: 'data.content must be string' }, 'hex is no number: 12 is not taken for "12"');
+  t.equal(sim.stats.commands, before, 'none of them reached the terminal');
 });
 
 t.test('the error-code table names every non-zero result; it is a device error', async (t) => {

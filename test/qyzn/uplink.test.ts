@@ -87,6 +87,13 @@ t.test('device_call_param: version 5; fallback 104, or what the platform answers
   const answered = await asked;
   t.equal(answered.result, 0);
   t.same(answered.data, data);
+  // The platform's result by the rule of commands (README "Commands"): "105" is the integer 105.
+  const busy = sim.deviceCallParam('306');
+  const third = await r.inbox.json(r.topic('SN0008', 'request/device_call_param'), (m) => (m.data as { callNo?: string }).callNo === '306');
+  await r.inbox.client.publishAsync(r.topic('SN0008', 'request/device_call_param/reply'), JSON.stringify({ id: third.id, result: '105', desc: 'Nobody answered', data: {} }));
+  const refused = await busy;
+  t.equal(refused.body.result, 105, 'the terminal gets the integer');
+  t.equal(refused.body.desc, 'Nobody answered');
 });
 
 t.test('sync_time, device_sync_person, device_call_result, unknown notifications', async (t) => {

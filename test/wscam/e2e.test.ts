@@ -9,6 +9,7 @@ import { encodeCommandReply, encodeHeartbeat, encodeUploadSnapshot } from '../..
 import { CamSimulator } from '../../sim/wscam/simulator.js';
 import { connectClient, externalBroker, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
+import { notTheNumber } from '../helpers/commands.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { bridgeEvent, command, offlineAfter, rawDevice, startWscam, type Reply } from '../helpers/ws-gateway.js';
 
@@ -246,6 +247,28 @@ t.test('commands: each with its own request_id; the *_rsp matched by it', async 
   t.match(await command(g, 'cam5', 'reboot', { id: 'nope' }), { error: { type: 'unsupported' } });
   t.match(await command(g, 'nobody', 'get_dev_config', { id: 'away' }), { error: { type: 'offline' } });
   t.equal(camera.stats.commands, answered, 'nothing was sent for refused commands');
+});
+
+t.test('numbers sent as strings reach the camera as the seed\'s integers; what is not the number is refused naming the parameter', async (t) => {
+  const g = await startWscam(t);
+  const camera = await g.camera('cam6');
+  await camera.heartbeat();
+  const cases: [string, JsonObject, JsonObject][] = [
+    ['set_dev_config', { upload_type: '1', hb_interval: '30' }, { upload_type: 1, hb_interval: 30 }],
+    ['control_cmd', { cmd_data: { type: 'io_control', io0: '0', io1: '1' } }, { cmd_data: { type: 'io_control', io0: 0, io1: 1 } }],
+  ];
+  for (const [name, data, sent] of cases) {
+    const seen = camera.waitCommand(name);
+    t.match(await command(g, 'cam6', name, { data }), { ok: true, code: 0 }, `${name} ${JSON.stringify(data)}`);
+    t.strictSame((await seen).data, sent, `${name}: the camera got integers`);
+  }
+  t.match(camera.config, { upload_type: 1, hb_interval: 30 });
+  const answered = camera.stats.commands;
+  for (const wrong of notTheNumber(30)) {
+    const reply = await command(g, 'cam6', 'set_dev_config', { data: { hb_interval: wrong } });
+    t.strictSame(reply.error, { type: 'invalid', message: 'data.hb_interval must be integer' }, `hb_interval ${JSON.stringify(wrong)}`);
+  }
+  t.equal(camera.stats.commands, answered, 'none of them reached the camera');
 });
 
 t.test('an answer naming another sn is refused; the command times out', async (t) => {

@@ -10,6 +10,7 @@ import { encodeRegister, encodeReply } from '../../sim/wsdoor/codec.js';
 import { DoorSimulator } from '../../sim/wsdoor/simulator.js';
 import { connectClient, externalBroker, startGateway, testConfig, until, within } from '../helpers/harness.js';
 import { CuttableLink } from '../helpers/brokers.js';
+import { notTheNumber } from '../helpers/commands.js';
 import { TLS_CA, TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { bridgeEvent, command, offlineAfter, rawDevice, startWsdoor, wsdoorDefinition, type Reply } from '../helpers/ws-gateway.js';
 
@@ -257,6 +258,26 @@ t.test('commands: each reaches the terminal with its own commandId; answers matc
   t.match(await command(g, 'door5', 'openDoor', { id: 'nope' }), { error: { type: 'unsupported' } });
   t.match(await command(g, 'nobody', 'selectUser', { id: 'away' }), { error: { type: 'offline' } });
   t.equal(door.stats.commands, answered, 'nothing was sent for refused commands');
+});
+
+t.test('numbers for the seed\'s numeric strings: the terminal gets strings; what is not the number is refused naming the parameter', async (t) => {
+  const g = await startWsdoor(t);
+  const door = await g.door('door6');
+  await door.register();
+  const seen = door.waitCommand('addUser');
+  const user = { user: 'lisi', userId: '12384865', pwd: '1234', name: '李四', img: OTHER_IMAGE };
+  t.match(await command(g, 'door6', 'addUser', { id: 'n1', data: { ...user, role: 1 } }), { ok: true, code: '200' });
+  t.strictSame((await seen).content, { ...user, role: '1' }, 'role 1 went as "1", as every seed example writes it');
+  const answered = door.stats.commands;
+  for (const wrong of [...notTheNumber(1), 2, 0.5]) {
+    const reply = await command(g, 'door6', 'editUser', { data: { userId: '12384865', role: wrong } });
+    // The schema says `type: string` beside the enum: a value no rule reads as a string hears both.
+    const typed = typeof wrong === 'string' || typeof wrong === 'number' ? '' : 'data.role must be string; ';
+    t.strictSame(reply.error, { type: 'invalid', message: `${typed}data.role must be one of "0", "1"` }, `role ${JSON.stringify(wrong)}`);
+  }
+  const id = await command(g, 'door6', 'deleteUser', { data: { userId: 12384865 } });
+  t.strictSame(id.error, { type: 'invalid', message: 'data.userId must be string' }, 'an id is no numeric string: its schema says so');
+  t.equal(door.stats.commands, answered, 'none of them reached the terminal');
 });
 
 t.test('a command without answer times out; its late answer is ignored; a closed connection fails it offline', async (t) => {
