@@ -11,6 +11,7 @@ import { API_ADAPTERS } from '../../src/asyncapi.js';
 import { isObject } from '../../src/json.js';
 import { ROOT } from '../../src/paths.js';
 import { SEED_COMMAND_EXAMPLES } from '../qyzn/fixtures/seed-examples.js';
+import type { JsonObject } from '../../src/adapter.js';
 
 t.test('a string stands for a number only when it is exactly how JSON writes that number', async (t) => {
   for (const [text, n] of [['5', 5], ['0', 0], ['-5', -5], ['2.5', 2.5], ['-0.25', -0.25], ['65535', 65535], ['9007199254740991', 9007199254740991]] as const) {
@@ -133,4 +134,17 @@ t.test('the rule is written once, in the README, and every adapter page links it
   for (const adapter of API_ADAPTERS) {
     t.match(readFileSync(join(ROOT, 'docs', `${adapter}.md`), 'utf8'), '](../README.md#numbers-and-numeric-strings)', `docs/${adapter}.md links it`);
   }
+});
+
+t.test('a gantry range holds whichever type the value is sent in', async (t) => {
+  // The schemas speak the protocol's strings; their patterns carry the ranges the numbers had.
+  const command = new Mappings('gantry').command('cabinetControl');
+  if (!command) throw new Error('no cabinetControl');
+  const valid = (data: JsonObject): boolean => command.validate(command.convert(data)) as boolean;
+  const reboot = (port: unknown): JsonObject => ({ cmd: '1', rebootIp: '192.168.1.20', rebootPort: port as string });
+  const setPoints = (temp: unknown): JsonObject => ({ cmd: '4', airId: '0', autoRefrigerationTemp: temp as string, autoHeatingTemp: '5' });
+  for (const port of ['1', 502, '65535', 65535]) t.ok(valid(reboot(port)), `port ${JSON.stringify(port)} taken`);
+  for (const port of ['0', 0, '65536', 65536, '99999']) t.notOk(valid(reboot(port)), `port ${JSON.stringify(port)} refused`);
+  for (const temp of ['-100', -99.5, '0', 30, '199.99', 200]) t.ok(valid(setPoints(temp)), `temperature ${JSON.stringify(temp)} taken`);
+  for (const temp of ['-100.5', -101, '200.01', 201, 999]) t.notOk(valid(setPoints(temp)), `temperature ${JSON.stringify(temp)} refused`);
 });
