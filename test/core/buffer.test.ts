@@ -177,6 +177,10 @@ t.test('a message of a device whose older one is queued and another still live w
   t.same(settled, [0, 1, 2], 'o:2 was appended only after o:1');
   s.proxy.release();
   await until(() => buffer.stats().depth === 0, 'the drain', 20_000);
+  // The drain is done when the broker acknowledged it; the subscriber may not have it yet. A
+  // sentinel published after it on the same connection arrives after all of it.
+  await s.link.publish(`${s.base}/test/o/event/e`, 'sentinel');
+  await until(() => s.arrived.includes('sentinel'), 'the sentinel behind the drained copies');
   // Every attempt the broker got reached the subscriber; the copies drained last are in order.
   const last = [0, 1, 2].map((n) => s.arrived.lastIndexOf(`o:${n}`));
   t.ok(last.every((index) => index >= 0), 'each arrived');
