@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONTROL_PORT, UPLOAD_PATH } from '../../adapters/gantry/constants.js';
-import { GantrySimulator, type Edition, type ImageMode } from './simulator.js';
+import { GantrySimulator, type Edition, type ImageMode, type UploadFailure } from './simulator.js';
 
 const HELP = `Simulated ETC gantries (both protocol editions) for gate2mqtt.
 
@@ -12,7 +12,8 @@ Usage: npm run sim:gantry -- [options]
 Uploads computerStatusUpdate, cabinetStatusUpdate and queryAndGetCardInfo from each gantry every
 --interval seconds, with binfile-auth/binfile-md5 headers, alarms and NoData/GetFailed/NotSupport
 values, and answers POST /remotecontrol.do (computerControl, cabinetControl cmd 1-10,
-getCabinetImageVedio with a JPEG file) on --control-port for all of them.
+getCabinetImageVedio with a JPEG file) on --control-port for all of them. An upload that fails
+(the gateway down) is logged, and the next one goes out at its time, as a gantry's would.
 
 Options:
   --url URL            upload address          (default http://127.0.0.1:8080/monitor.do; https:// too)
@@ -87,6 +88,7 @@ async function main(): Promise<void> {
   sim.on('control', (c: { gantryId?: string; method?: string; data?: unknown; answered: string }) => {
     console.log(`${new Date().toISOString()} ${c.gantryId ?? '?'} ${c.method ?? '?'} ${JSON.stringify(c.data ?? {})} ← answered ${c.answered}`);
   });
+  sim.on('uploadFailed', (f: UploadFailure) => console.error(`${new Date().toISOString()} ${f.gantryId} ${f.method} upload failed: ${f.error.message}`));
   sim.on('error', (err: Error) => console.error(`${new Date().toISOString()} ${err.message}`));
   await sim.start();
   console.log(`gantries: ${sim.gantries.map((g) => `${g.gantryId} (${g.edition}, version ${g.version})`).join(', ')}`);

@@ -107,6 +107,13 @@ export interface UploadResult {
   headers: Record<string, string>;
 }
 
+/** An upload sent on the simulator's own (by its timer, or after a command) that got no answer. */
+export interface UploadFailure {
+  gantryId: string;
+  method: UploadMethod;
+  error: Error;
+}
+
 export interface ControlRecord {
   gantryId: string | undefined;
   method: string | undefined;
@@ -260,7 +267,7 @@ export class GantrySimulator extends EventEmitter {
 
   /** Resolves with the next event of that name matching `filter`, or rejects after `deadlineMs`:
    *  tests wait for what happens, never sleep, and never hang on what does not. */
-  next<T>(event: 'upload' | 'control', filter: (value: T) => boolean = () => true, deadlineMs = 10_000): Promise<T> {
+  next<T>(event: 'upload' | 'uploadFailed' | 'control', filter: (value: T) => boolean = () => true, deadlineMs = 10_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off(event, listener);
@@ -287,9 +294,17 @@ export class GantrySimulator extends EventEmitter {
     if (this.stopped) return;
     const jitter = 0.9 + this.random() * 0.2;
     this.timers.set(g.gantryId, setTimeout(() => this.tick(g), Math.max(1, g.intervalS) * 1000 * jitter));
-    for (const method of UPLOAD_METHODS) {
-      this.upload(g.gantryId, method).catch((err: unknown) => this.emit('error', err));
-    }
+    for (const method of UPLOAD_METHODS) this.uploadOnItsOwn(g.gantryId, method);
+  }
+
+  /** An upload no caller waits for. A platform that is down (restarting, say) is what a gantry
+   *  meets now and then: an `uploadFailed`, not an `error`, which would end a process that does
+   *  not listen for it; the timer goes on, and a later upload reaches the platform once it is back. */
+  private uploadOnItsOwn(gantryId: string, method: UploadMethod): void {
+    this.upload(gantryId, method).catch((err: unknown) => {
+      const failure: UploadFailure = { gantryId, method, error: err instanceof Error ? err : new Error(String(err)) };
+      this.emit('uploadFailed', failure);
+    });
   }
 
   // ---- values ----
@@ -557,7 +572,7 @@ export class GantrySimulator extends EventEmitter {
     if (outcome.kind === 'image') return this.answerImage(g, record, res);
     answer(outcome.code, outcome.extra);
     if (outcome.uploadNext && this.options.reactToCommands && this.options.url && !this.stopped) {
-      this.upload(g.gantryId, outcome.uploadNext).catch((err: unknown) => this.emit('error', err));
+      this.uploadOnItsOwn(g.gantryId, outcome.uploadNext);
     }
   }
 
