@@ -1,6 +1,7 @@
 // Command line of the QYZN terminal simulator:
 //   npm run sim:qyzn -- --host 127.0.0.1 --port 9000 --devices 10 --rate 5
 import { parseArgs } from 'node:util';
+import { Fleet, type DeviceLink } from '../common/reconnect.js';
 import { QyznSimulator, type Behaviour } from './simulator.js';
 
 const HELP = `QYZN face-terminal simulator: terminals that register, log in, heartbeat and send
@@ -24,6 +25,9 @@ Usage: npm run sim:qyzn -- [options]
   --answer MODE          how commands are answered: ok (default), silent, or a result code such as 109
   --duration SECONDS     stop after this long (default 0: until Ctrl-C)
   --logout               send logout before stopping
+  --no-reconnect         a terminal whose connection ends (or cannot be made) stays down; by default
+                         it retries after 1 s, doubling to 10 s, and registers and logs in again
+                         (only logs in with --no-register)
   --help                 this text
 `;
 
@@ -42,6 +46,7 @@ interface CliOptions {
   answer: Behaviour;
   durationS: number;
   logout: boolean;
+  reconnect: boolean;
 }
 
 function number(name: string, text: string | undefined, fallback: number, min = 0): number {
@@ -78,6 +83,7 @@ function parse(argv: string[]): CliOptions | 'help' {
       answer: { type: 'string' },
       duration: { type: 'string' },
       logout: { type: 'boolean' },
+      'no-reconnect': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -97,6 +103,7 @@ function parse(argv: string[]): CliOptions | 'help' {
     answer: behaviour(values.answer),
     durationS: number('duration', values.duration, 0),
     logout: values.logout ?? false,
+    reconnect: !values['no-reconnect'],
   };
   if (!options.register && options.secret === undefined) throw new Error('--no-register needs --secret');
   return options;
@@ -114,6 +121,23 @@ async function bringUp(sim: QyznSimulator, options: CliOptions): Promise<void> {
   if (login.result !== 0) throw new Error(`login refused: ${login.result} ${login.desc ?? ''}`);
   await sim.syncTime();
   sim.startTraffic(options.rate);
+}
+
+/** A terminal's connection: each time up, it registers (unless --no-register) and logs in as at
+ *  power-on, since a restarted gateway answers with new credentials. */
+function link(sim: QyznSimulator, options: CliOptions): DeviceLink {
+  return {
+    name: sim.options.serial,
+    up: () => bringUp(sim, options),
+    down: async () => {
+      await sim.closed;
+      return 'connection closed';
+    },
+    drop: async () => {
+      sim.destroy();
+      await sim.closed;
+    },
+  };
 }
 
 function report(sims: QyznSimulator[]): void {
@@ -141,37 +165,33 @@ async function main(): Promise<number> {
     return 0;
   }
   const opts = options;
-  const sims = Array.from({ length: opts.devices }, (_, i) => {
-    const serial = `${opts.prefix}${String(i + 1).padStart(4, '0')}`;
-    return new QyznSimulator({
-      host: opts.host,
-      port: opts.port,
-      serial,
-      heartbeatMs: opts.heartbeatS * 1000,
-      headerVersion: opts.headerVersion,
-      wrongPassword: opts.wrongPassword,
-      wrongRegisterSign: opts.wrongSign,
-      ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
-    });
-  });
-  for (const sim of sims) sim.on('close', () => process.stdout.write(`${sim.options.serial}: connection closed\n`));
-  const started = await Promise.allSettled(sims.map((sim) => bringUp(sim, opts)));
-  started.forEach((outcome, i) => {
-    if (outcome.status === 'rejected') process.stderr.write(`${sims[i]?.options.serial}: ${String(outcome.reason)}\n`);
-  });
+  const serials = Array.from({ length: opts.devices }, (_, i) => `${opts.prefix}${String(i + 1).padStart(4, '0')}`);
+  const sims = serials.map(
+    (serial) =>
+      new QyznSimulator({
+        host: opts.host,
+        port: opts.port,
+        serial,
+        heartbeatMs: opts.heartbeatS * 1000,
+        headerVersion: opts.headerVersion,
+        wrongPassword: opts.wrongPassword,
+        wrongRegisterSign: opts.wrongSign,
+        ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
+      }),
+  );
+  const fleet = new Fleet(
+    sims.map((sim) => link(sim, opts)),
+    { reconnect: opts.reconnect, log: (line) => process.stdout.write(`${line}\n`) },
+  );
   const ticker = setInterval(() => report(sims), 5000);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    if (opts.durationS > 0) setTimeout(resolve, opts.durationS * 1000).unref();
-  });
+  await fleet.run(opts.durationS);
   clearInterval(ticker);
   for (const sim of sims) sim.stopTraffic();
   await Promise.all(sims.map((s) => s.drain()));
   if (opts.logout) await Promise.allSettled(sims.filter((s) => s.connected).map((s) => s.logout()));
   await Promise.allSettled(sims.map((s) => s.close()));
   report(sims);
-  return started.every((s) => s.status === 'fulfilled') ? 0 : 1;
+  return fleet.neverUp === 0 ? 0 : 1;
 }
 
 main().then(

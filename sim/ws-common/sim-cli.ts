@@ -1,7 +1,9 @@
 // The command line both simulators share: N devices against one gateway URL, traffic at a rate,
-// a stats line every few seconds, a clean close on Ctrl-C or after --duration.
+// a stats line every few seconds, reconnection when the gateway goes away, a clean close on Ctrl-C
+// or after --duration.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { Fleet, type DeviceLink } from '../common/reconnect.js';
 import type { CloseInfo, SimConnectOptions, SimStats } from './simulator.js';
 
 /** What the CLI drives on each simulated device. */
@@ -22,6 +24,8 @@ export interface SimulatorCliSpec {
   device: string;
   defaultUrl: string;
   defaultSnPrefix: string;
+  /** What a device sends to identify itself, e.g. `register, 205`. */
+  identify: string;
   /** What --rate sends, e.g. `realtimeEvent (207)`. */
   traffic: string;
   create(options: SimConnectOptions & { sn: string }): CliDevice;
@@ -42,6 +46,8 @@ Options:
   --rate R           ${spec.traffic} per second per device; 0 sends none (default 1)
   --sn-prefix P      device sn = P + index, zero-padded (default ${spec.defaultSnPrefix})
   --duration S       stop after S seconds; 0 runs until Ctrl-C (default 0)
+  --no-reconnect     a device whose connection ends (or cannot be made) stays down; by default it
+                     retries after 1 s, doubling to 10 s, and identifies itself again (${spec.identify})
   --ca FILE          CA certificate (PEM) to trust for wss://
   --insecure         accept any wss:// certificate
   -h, --help         this text
@@ -77,6 +83,7 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
         duration: { type: 'string', default: '0' },
         ca: { type: 'string' },
         insecure: { type: 'boolean', default: false },
+        'no-reconnect': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -106,46 +113,40 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
   const devices = Array.from({ length: count }, (_, i) =>
     spec.create({ ...connect, sn: `${values['sn-prefix']}${String(i).padStart(width, '0')}` }),
   );
-
-  let open = 0;
-  let stopping = false;
-  let stop: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
-  const started = await Promise.allSettled(
-    devices.map(async (device) => {
-      await device.start();
-      open += 1;
-      void device.closed.then((info) => {
-        open -= 1;
-        if (stopping) return;
-        out.write(`${spec.name} ${device.sn}: closed by the gateway (${info.code}${info.reason ? ` ${info.reason}` : ''})\n`);
-        if (open === 0) stop();
-      });
-      device.startTraffic(rate);
-    }),
+  const fleet = new Fleet(
+    devices.map((device) => link(spec, device, rate)),
+    { reconnect: !values['no-reconnect'], log: (line) => out.write(`${line}\n`) },
   );
-  const failures = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failures.length > 0) out.write(`${spec.name}: ${failures.length} of ${count} could not start: ${String(failures[0]?.reason)}\n`);
 
   const report = (): void => {
     const s = totals(devices);
     out.write(
-      `${spec.name}: ${open}/${count} connected, ${s.sent} sent, ${s.acked} acked, ${s.refused} refused, ${s.skipped} skipped, ${s.commands} commands answered\n`,
+      `${spec.name}: ${fleet.online}/${count} connected, ${s.sent} sent, ${s.acked} acked, ${s.refused} refused, ${s.skipped} skipped, ${s.commands} commands answered\n`,
     );
   };
-  report();
   const timer = setInterval(report, REPORT_MS);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  if (duration > 0) setTimeout(stop, duration * 1000).unref();
-  if (open === 0) stop();
-  await finished;
+  await fleet.run(duration);
   clearInterval(timer);
-  stopping = true;
   await Promise.allSettled(devices.map((device) => device.settle()));
   report();
   await Promise.allSettled(devices.map((device) => device.close()));
-  return failures.length === count && count > 0 ? 1 : 0;
+  return fleet.neverUp === 0 ? 0 : 1;
+}
+
+/** A device's connection: each time up, it identifies itself as at power-on. */
+function link(spec: SimulatorCliSpec, device: CliDevice, rate: number): DeviceLink {
+  return {
+    name: `${spec.name} ${device.sn}`,
+    up: async () => {
+      await device.start();
+      device.startTraffic(rate);
+    },
+    down: async () => {
+      const info = await device.closed;
+      return `connection closed (${info.code}${info.reason ? ` ${info.reason}` : ''})`;
+    },
+    drop: async () => {
+      await device.close();
+    },
+  };
 }

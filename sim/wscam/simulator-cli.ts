@@ -8,6 +8,7 @@ process.exitCode = await runSimulatorCli(
     device: 'snapshot camera',
     defaultUrl: 'ws://127.0.0.1:8082/',
     defaultSnPrefix: 'cam',
+    identify: 'its first heartbeat',
     traffic: 'upload_snapshot',
     create: (options) => new CamSimulator(options),
   },

@@ -8,6 +8,7 @@ process.exitCode = await runSimulatorCli(
     device: 'access-control terminal',
     defaultUrl: 'ws://127.0.0.1:8081/',
     defaultSnPrefix: 'door',
+    identify: 'register, 205',
     traffic: 'realtimeEvent (207)',
     create: (options) => new DoorSimulator(options),
   },
