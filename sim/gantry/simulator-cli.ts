@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONTROL_PORT, UPLOAD_PATH } from '../../adapters/gantry/constants.js';
-import { GantrySimulator, type Edition, type ImageMode, type UploadFailure } from './simulator.js';
+import { idsFrom } from '../common/ids.js';
+import { FIRST_GANTRY_ID, GantrySimulator, type Edition, type ImageMode, type UploadFailure } from './simulator.js';
 
 const HELP = `Simulated ETC gantries (both protocol editions) for gate2mqtt.
 
@@ -19,6 +20,8 @@ Options:
   --url URL            upload address          (default http://127.0.0.1:8080/monitor.do; https:// too)
   --ca FILE            CA certificate (PEM) to trust for an https:// upload address
   --gantries N         number of gantries      (default 3)
+  --first-id ID        id of gantry 1; the others count up from it (default ${FIRST_GANTRY_ID},
+                       then ${idsFrom(FIRST_GANTRY_ID, 2)[1] ?? ''}...)
   --interval S         seconds between uploads (default 300, as the seeds say; 0: one round, then serve commands)
   --control-port P     control server port     (default 3699; 0 picks a free port)
   --control-host H     control server address  (default 0.0.0.0)
@@ -45,6 +48,7 @@ async function main(): Promise<void> {
       url: { type: 'string' },
       ca: { type: 'string' },
       gantries: { type: 'string' },
+      'first-id': { type: 'string' },
       interval: { type: 'string' },
       'control-port': { type: 'string' },
       'control-host': { type: 'string' },
@@ -71,6 +75,7 @@ async function main(): Promise<void> {
     url: values.url ?? `http://127.0.0.1:8080${UPLOAD_PATH}`,
     ...(values.ca ? { ca: readFileSync(values.ca) } : {}),
     gantries: number(values.gantries, 'gantries', 3),
+    firstId: values['first-id'] ?? FIRST_GANTRY_ID,
     intervalS,
     controlPort: number(values['control-port'], 'control-port', DEFAULT_CONTROL_PORT),
     controlHost: values['control-host'] ?? '0.0.0.0',

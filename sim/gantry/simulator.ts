@@ -19,6 +19,7 @@ import {
   type UploadMethod,
 } from '../../adapters/gantry/constants.js';
 import { md5Hex } from '../../adapters/gantry/sign.js';
+import { idsFrom } from '../common/ids.js';
 import { TINY_JPEG } from '../common/jpeg.js';
 
 type Json = Record<string, unknown>;
@@ -36,6 +37,9 @@ export interface SimulatorOptions {
   ca?: Buffer | string;
   /** How many gantries, or their ids. Default 1. */
   gantries?: number | string[];
+  /** With a number of gantries, the id of the first; the others count up from it. Default
+   *  FIRST_GANTRY_ID. */
+  firstId?: string;
   /** Which edition each gantry speaks; `both` alternates. Default `both`. */
   edition?: Edition | 'both';
   /** Seconds between a gantry's uploads; 0 (default) uploads only when asked. */
@@ -137,10 +141,8 @@ function prng(seed: number): () => number {
   };
 }
 
-
-function defaultGantryIds(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `G00021100100211${String(i + 1).padStart(4, '0')}`);
-}
+/** The gantry of the seeds' examples, which the docs address. */
+export const FIRST_GANTRY_ID = 'G000211001002110010';
 
 export class GantrySimulator extends EventEmitter {
   readonly gantries: SimGantry[];
@@ -148,7 +150,7 @@ export class GantrySimulator extends EventEmitter {
   imageMode: ImageMode = 'file';
   /** When set, every control request is answered with this code (e.g. 1007). */
   forcedCode: string | undefined;
-  private readonly options: Required<Omit<SimulatorOptions, 'url' | 'ca' | 'controlPort' | 'gantries' | 'edition'>> & SimulatorOptions;
+  private readonly options: Required<Omit<SimulatorOptions, 'url' | 'ca' | 'controlPort' | 'gantries' | 'firstId' | 'edition'>> & SimulatorOptions;
   private readonly random: () => number;
   private server: Server | undefined;
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -173,7 +175,7 @@ export class GantrySimulator extends EventEmitter {
     };
     this.random = prng(this.options.seed);
     this.httpsAgent = new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) });
-    const ids = Array.isArray(options.gantries) ? options.gantries : defaultGantryIds(options.gantries ?? 1);
+    const ids = Array.isArray(options.gantries) ? options.gantries : idsFrom(options.firstId ?? FIRST_GANTRY_ID, options.gantries ?? 1);
     const edition = options.edition ?? 'both';
     this.gantries = ids.map((gantryId, i): SimGantry => {
       const ed: Edition = edition === 'both' ? (i % 2 === 0 ? 'v0.37' : 'v1.03') : edition;

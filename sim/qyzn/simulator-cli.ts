@@ -1,8 +1,12 @@
 // Command line of the QYZN terminal simulator:
 //   npm run sim:qyzn -- --host 127.0.0.1 --port 9000 --devices 10 --rate 5
 import { parseArgs } from 'node:util';
+import { idsFrom } from '../common/ids.js';
 import { Fleet, type DeviceLink } from '../common/reconnect.js';
 import { QyznSimulator, type Behaviour } from './simulator.js';
+
+/** The terminal the docs' examples address. */
+const FIRST_SERIAL = '0c16d06a45914b758ca226ef325422a3';
 
 const HELP = `QYZN face-terminal simulator: terminals that register, log in, heartbeat and send
 snapshot_face / qrcode_data to a gate2mqtt qyzn listener, and answer its commands.
@@ -14,7 +18,8 @@ Usage: npm run sim:qyzn -- [options]
   --port PORT            qyzn listener port (default 9000)
   --devices N            terminals to run (default 1)
   --rate R               snapshot_face and qrcode_data per second per terminal, in turn (default 1; 0: none)
-  --serial-prefix P      serials are P0001, P0002... (default SIM)
+  --first-id ID          serial of terminal 1 (default ${FIRST_SERIAL}); the others count
+                         up from it: a hex serial in hex (...325422a3, ...325422a4), else its trailing number
   --secret S             log in with the password derived from S (GATE2MQTT_QYZN_SECRET of the gateway);
                          without it, the passwd the gateway answers at register is used
   --no-register          log in without registering first (needs --secret)
@@ -36,7 +41,7 @@ interface CliOptions {
   port: number;
   devices: number;
   rate: number;
-  prefix: string;
+  firstId: string;
   secret: string | undefined;
   register: boolean;
   wrongPassword: boolean;
@@ -73,7 +78,7 @@ function parse(argv: string[]): CliOptions | 'help' {
       port: { type: 'string' },
       devices: { type: 'string' },
       rate: { type: 'string' },
-      'serial-prefix': { type: 'string' },
+      'first-id': { type: 'string' },
       secret: { type: 'string' },
       'no-register': { type: 'boolean' },
       'wrong-password': { type: 'boolean' },
@@ -93,7 +98,7 @@ function parse(argv: string[]): CliOptions | 'help' {
     port: number('port', values.port, 9000, 1),
     devices: number('devices', values.devices, 1, 1),
     rate: number('rate', values.rate, 1),
-    prefix: values['serial-prefix'] ?? 'SIM',
+    firstId: values['first-id'] ?? FIRST_SERIAL,
     secret: values.secret,
     register: !values['no-register'],
     wrongPassword: values['wrong-password'] ?? false,
@@ -154,8 +159,10 @@ function report(sims: QyznSimulator[]): void {
 
 async function main(): Promise<number> {
   let options: CliOptions | 'help';
+  let serials: string[];
   try {
     options = parse(process.argv.slice(2));
+    serials = options === 'help' ? [] : idsFrom(options.firstId, options.devices);
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
     return 2;
@@ -165,7 +172,6 @@ async function main(): Promise<number> {
     return 0;
   }
   const opts = options;
-  const serials = Array.from({ length: opts.devices }, (_, i) => `${opts.prefix}${String(i + 1).padStart(4, '0')}`);
   const sims = serials.map(
     (serial) =>
       new QyznSimulator({

@@ -3,6 +3,7 @@
 // or after --duration.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { idsFrom } from '../common/ids.js';
 import { Fleet, type DeviceLink } from '../common/reconnect.js';
 import type { CloseInfo, SimConnectOptions, SimStats } from './simulator.js';
 
@@ -23,7 +24,8 @@ export interface SimulatorCliSpec {
   name: string;
   device: string;
   defaultUrl: string;
-  defaultSnPrefix: string;
+  /** The sn of device 1: the one the docs' examples address. */
+  defaultFirstId: string;
   /** What a device sends to identify itself, e.g. `register, 205`. */
   identify: string;
   /** What --rate sends, e.g. `realtimeEvent (207)`. */
@@ -44,7 +46,8 @@ Options:
   --url URL          gateway listener, ws:// or wss:// (default ${spec.defaultUrl})
   --devices N        how many devices (default 1)
   --rate R           ${spec.traffic} per second per device; 0 sends none (default 1)
-  --sn-prefix P      device sn = P + index, zero-padded (default ${spec.defaultSnPrefix})
+  --first-id ID      sn of device 1; the others count up from its trailing number
+                     (default ${spec.defaultFirstId}, then ${idsFrom(spec.defaultFirstId, 2)[1] ?? ''}...)
   --duration S       stop after S seconds; 0 runs until Ctrl-C (default 0)
   --no-reconnect     a device whose connection ends (or cannot be made) stays down; by default it
                      retries after 1 s, doubling to 10 s, and identifies itself again (${spec.identify})
@@ -79,7 +82,7 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
         url: { type: 'string', default: spec.defaultUrl },
         devices: { type: 'string', default: '1' },
         rate: { type: 'string', default: '1' },
-        'sn-prefix': { type: 'string', default: spec.defaultSnPrefix },
+        'first-id': { type: 'string', default: spec.defaultFirstId },
         duration: { type: 'string', default: '0' },
         ca: { type: 'string' },
         insecure: { type: 'boolean', default: false },
@@ -98,10 +101,12 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
   let count: number;
   let rate: number;
   let duration: number;
+  let sns: string[];
   try {
     count = positive('devices', values.devices, true);
     rate = positive('rate', values.rate, false);
     duration = positive('duration', values.duration, false);
+    sns = idsFrom(values['first-id'], count);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;
@@ -109,10 +114,7 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
   const connect: SimConnectOptions = { url: values.url };
   if (values.ca) connect.ca = readFileSync(values.ca);
   if (values.insecure) connect.rejectUnauthorized = false;
-  const width = String(Math.max(count - 1, 0)).length;
-  const devices = Array.from({ length: count }, (_, i) =>
-    spec.create({ ...connect, sn: `${values['sn-prefix']}${String(i).padStart(width, '0')}` }),
-  );
+  const devices = sns.map((sn) => spec.create({ ...connect, sn }));
   const fleet = new Fleet(
     devices.map((device) => link(spec, device, rate)),
     { reconnect: !values['no-reconnect'], log: (line) => out.write(`${line}\n`) },

@@ -7,7 +7,7 @@ process.exitCode = await runSimulatorCli(
     name: 'wscam',
     device: 'snapshot camera',
     defaultUrl: 'ws://127.0.0.1:8082/',
-    defaultSnPrefix: 'cam',
+    defaultFirstId: '200000000001',
     identify: 'its first heartbeat',
     traffic: 'upload_snapshot',
     create: (options) => new CamSimulator(options),

@@ -7,7 +7,7 @@ process.exitCode = await runSimulatorCli(
     name: 'wsdoor',
     device: 'access-control terminal',
     defaultUrl: 'ws://127.0.0.1:8081/',
-    defaultSnPrefix: 'door',
+    defaultFirstId: '486468465489',
     identify: 'register, 205',
     traffic: 'realtimeEvent (207)',
     create: (options) => new DoorSimulator(options),

@@ -221,6 +221,7 @@ t.test('the CLI prints its help and runs a round against a platform', async (t) 
   }), 'the expected uploads');
   t.match(out, /control: http:\/\/127\.0\.0\.1:\d+\/remotecontrol\.do/);
   t.equal(accepted.length, 6);
+  t.same([...new Set(accepted.map((a) => a.upload.gantryId))].sort(), ['G000211001002110010', 'G000211001002110011'], 'without --first-id, the seeds’ gantry and the next');
   run.kill('SIGTERM');
   const [exit] = (await once(run, 'exit')) as [number];
   t.equal(exit, 0, 'SIGTERM stops it cleanly');
@@ -228,7 +229,7 @@ t.test('the CLI prints its help and runs a round against a platform', async (t) 
 
 t.test('the CLI uploads over HTTPS to a platform whose certificate it is given', async (t) => {
   const { url, accepted } = await platform(t, undefined, true);
-  const run = spawn(process.execPath, ['--import', 'tsx', 'sim/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
+  const run = spawn(process.execPath, ['--import', 'tsx', 'sim/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--first-id', 'G000211001002110077', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
   t.teardown(() => {
     if (run.exitCode === null) run.kill('SIGKILL');
   });
@@ -240,6 +241,7 @@ t.test('the CLI uploads over HTTPS to a platform whose certificate it is given',
     });
   }), 'the expected uploads');
   t.equal(accepted.length, 3, 'the three uploads arrived over TLS');
+  t.same([...new Set(accepted.map((a) => a.upload.gantryId))], ['G000211001002110077'], '--first-id names the gantry');
   run.kill('SIGTERM');
   const [exit] = (await once(run, 'exit')) as [number];
   t.equal(exit, 0);
