@@ -79,6 +79,7 @@ export class KeptLink {
 
   private async run(): Promise<void> {
     let retry = 0;
+    let retrying = false;
     while (!this.stopped) {
       let why: string;
       try {
@@ -86,7 +87,9 @@ export class KeptLink {
         this.ups += 1;
         this.online = true;
         retry = 0;
-        if (this.ups > 1) this.options.log(`${this.link.name}: reconnected`);
+        // After any attempt that ended, the first one up included (a gateway stopped during its
+        // login): the line that closes what the "reconnecting" lines opened.
+        if (retrying) this.options.log(`${this.link.name}: reconnected`);
         const down = this.link.down().finally(() => (this.online = false));
         const ended = await Promise.race([down, this.stopping]);
         if (ended === STOPPED) return;
@@ -102,6 +105,7 @@ export class KeptLink {
       }
       const delay = retryDelay(retry, this.options.backoff);
       retry += 1;
+      retrying = true;
       this.options.log(`${this.link.name}: ${why}, reconnecting in ${seconds(delay)} s`);
       await this.pause(delay);
     }
