@@ -13,9 +13,10 @@ import { answerBody, encodeControlRequest } from '../../adapters/gantry/encode.j
 import { md5Hex } from '../../adapters/gantry/sign.js';
 import { cardAnswer, currentCardVersion, type Whitelist } from '../../adapters/gantry/whitelist.js';
 import { TINY_JPEG } from '../../sim/common/jpeg.js';
-import { GantrySimulator, type ControlRecord, type UploadResult } from '../../sim/gantry/simulator.js';
+import { GantrySimulator, type ControlRecord, type UploadFailure, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { within } from '../helpers/harness.js';
+import { freePort } from '../helpers/mosquitto.js';
 
 const mappings = new Mappings('gantry');
 const typer = new FieldTyper(mappings.read('fields'), 'Asia/Shanghai');
@@ -195,6 +196,26 @@ t.test('commands that make a cabinet upload at once, and the interval timer', as
     });
   }), 'the expected uploads');
   t.equal(seen.size, 6, 'every gantry sent all three uploads on its own');
+});
+
+t.test('uploads on the timer that find no platform are uploadFailed events, and the timer goes on until one is there', async (t) => {
+  const port = await freePort();
+  // No 'error' listener, as in a test that only waits for uploads: a failure must not end the process.
+  const sim = await simulator(t, { url: `http://127.0.0.1:${port}/monitor.do`, gantries: 1, intervalS: 0.05, controlPort: undefined });
+  const failed = await sim.next<UploadFailure>('uploadFailed');
+  t.match(failed, { gantryId: 'G000211001002110010', error: { code: 'ECONNREFUSED' } });
+  await sim.next<UploadFailure>('uploadFailed');
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end(answerBody('1000')));
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  t.match(await sim.next<UploadResult>('upload'), { status: 200, answer: { code: '1000' } }, 'the next tick reaches the platform that came up');
 });
 
 t.test('the CLI prints its help and runs a round against a platform', async (t) => {

@@ -21,6 +21,7 @@ t.test('N terminals register, log in and send snapshot_face / qrcode_data at the
   const last = /sent (\d+) answered (\d+) failed 0/.exec(run.stdout.trim().split('\n').pop() ?? '');
   // How many go out in the run depends on how busy the machine is; that each one was answered does not.
   t.ok(last && Number(last[1]) >= 3 && last[1] === last[2], `every message answered: ${run.stdout}`);
+  t.notMatch(run.stdout, /reconnecting/, 'the logout at the end of --duration is not followed by a reconnect');
   for (const serial of ['cli0001', 'cli0002', 'cli0003']) {
     t.match(await r.inbox.json(r.topic(serial, 'info')), { serial, type: 'KG02', version: 'V3.7.0-sim' });
     t.match(await r.inbox.json(r.topic(serial, 'event/snapshot_face')), { deviceId: serial, data: { score: 92 } });
