@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_CONTROL_PORT, UPLOAD_PATH } from '../../adapters/gantry/constants.js';
-import { GantrySimulator, type Edition, type ImageMode } from './simulator.js';
+import { idsFrom } from '../common/ids.js';
+import { FIRST_GANTRY_ID, GantrySimulator, type Edition, type ImageMode, type UploadFailure } from './simulator.js';
 import { portFromEnv } from '../common/gateway-env.js';
 
 const HELP = `Simulated ETC gantries (both protocol editions) for gate2mqtt.
@@ -13,12 +14,15 @@ Usage: npm run sim:gantry -- [options]
 Uploads computerStatusUpdate, cabinetStatusUpdate and queryAndGetCardInfo from each gantry every
 --interval seconds, with binfile-auth/binfile-md5 headers, alarms and NoData/GetFailed/NotSupport
 values, and answers POST /remotecontrol.do (computerControl, cabinetControl cmd 1-10,
-getCabinetImageVedio with a JPEG file) on --control-port for all of them.
+getCabinetImageVedio with a JPEG file) on --control-port for all of them. An upload that fails
+(the gateway down) is logged, and the next one goes out at its time, as a gantry's would.
 
 Options:
   --url URL            upload address          (default http://127.0.0.1:$GATE2MQTT_HTTP_PORT/monitor.do, port 8080 when unset; https:// too)
   --ca FILE            CA certificate (PEM) to trust for an https:// upload address
   --gantries N         number of gantries      (default 3)
+  --first-id ID        id of gantry 1; the others count up from it (default ${FIRST_GANTRY_ID},
+                       then ${idsFrom(FIRST_GANTRY_ID, 2)[1] ?? ''}...)
   --interval S         seconds between uploads (default 300, as the seeds say; 0: one round, then serve commands)
   --control-port P     control server port     (default 3699; 0 picks a free port)
   --control-host H     control server address  (default 0.0.0.0)
@@ -45,6 +49,7 @@ async function main(): Promise<void> {
       url: { type: 'string' },
       ca: { type: 'string' },
       gantries: { type: 'string' },
+      'first-id': { type: 'string' },
       interval: { type: 'string' },
       'control-port': { type: 'string' },
       'control-host': { type: 'string' },
@@ -71,6 +76,7 @@ async function main(): Promise<void> {
     url: values.url ?? `http://127.0.0.1:${portFromEnv('GATE2MQTT_HTTP_PORT', 8080)}${UPLOAD_PATH}`,
     ...(values.ca ? { ca: readFileSync(values.ca) } : {}),
     gantries: number(values.gantries, 'gantries', 3),
+    firstId: values['first-id'] ?? FIRST_GANTRY_ID,
     intervalS,
     controlPort: number(values['control-port'], 'control-port', DEFAULT_CONTROL_PORT),
     controlHost: values['control-host'] ?? '0.0.0.0',
@@ -88,6 +94,7 @@ async function main(): Promise<void> {
   sim.on('control', (c: { gantryId?: string; method?: string; data?: unknown; answered: string }) => {
     console.log(`${new Date().toISOString()} ${c.gantryId ?? '?'} ${c.method ?? '?'} ${JSON.stringify(c.data ?? {})} ← answered ${c.answered}`);
   });
+  sim.on('uploadFailed', (f: UploadFailure) => console.error(`${new Date().toISOString()} ${f.gantryId} ${f.method} upload failed: ${f.error.message}`));
   sim.on('error', (err: Error) => console.error(`${new Date().toISOString()} ${err.message}`));
   await sim.start();
   console.log(`gantries: ${sim.gantries.map((g) => `${g.gantryId} (${g.edition}, version ${g.version})`).join(', ')}`);

@@ -19,6 +19,7 @@ import {
   type UploadMethod,
 } from '../../adapters/gantry/constants.js';
 import { md5Hex } from '../../adapters/gantry/sign.js';
+import { idsFrom } from '../common/ids.js';
 import { TINY_JPEG } from '../common/jpeg.js';
 
 type Json = Record<string, unknown>;
@@ -36,6 +37,9 @@ export interface SimulatorOptions {
   ca?: Buffer | string;
   /** How many gantries, or their ids. Default 1. */
   gantries?: number | string[];
+  /** With a number of gantries, the id of the first; the others count up from it. Default
+   *  FIRST_GANTRY_ID. */
+  firstId?: string;
   /** Which edition each gantry speaks; `both` alternates. Default `both`. */
   edition?: Edition | 'both';
   /** Seconds between a gantry's uploads; 0 (default) uploads only when asked. */
@@ -107,6 +111,13 @@ export interface UploadResult {
   headers: Record<string, string>;
 }
 
+/** An upload sent on the simulator's own (by its timer, or after a command) that got no answer. */
+export interface UploadFailure {
+  gantryId: string;
+  method: UploadMethod;
+  error: Error;
+}
+
 export interface ControlRecord {
   gantryId: string | undefined;
   method: string | undefined;
@@ -130,10 +141,8 @@ function prng(seed: number): () => number {
   };
 }
 
-
-function defaultGantryIds(count: number): string[] {
-  return Array.from({ length: count }, (_, i) => `G00021100100211${String(i + 1).padStart(4, '0')}`);
-}
+/** The gantry of the seeds' examples, which the docs address. */
+export const FIRST_GANTRY_ID = 'G000211001002110010';
 
 export class GantrySimulator extends EventEmitter {
   readonly gantries: SimGantry[];
@@ -141,7 +150,7 @@ export class GantrySimulator extends EventEmitter {
   imageMode: ImageMode = 'file';
   /** When set, every control request is answered with this code (e.g. 1007). */
   forcedCode: string | undefined;
-  private readonly options: Required<Omit<SimulatorOptions, 'url' | 'ca' | 'controlPort' | 'gantries' | 'edition'>> & SimulatorOptions;
+  private readonly options: Required<Omit<SimulatorOptions, 'url' | 'ca' | 'controlPort' | 'gantries' | 'firstId' | 'edition'>> & SimulatorOptions;
   private readonly random: () => number;
   private server: Server | undefined;
   private readonly timers = new Map<string, NodeJS.Timeout>();
@@ -166,7 +175,7 @@ export class GantrySimulator extends EventEmitter {
     };
     this.random = prng(this.options.seed);
     this.httpsAgent = new HttpsAgent({ keepAlive: true, ...(options.ca ? { ca: options.ca } : {}) });
-    const ids = Array.isArray(options.gantries) ? options.gantries : defaultGantryIds(options.gantries ?? 1);
+    const ids = Array.isArray(options.gantries) ? options.gantries : idsFrom(options.firstId ?? FIRST_GANTRY_ID, options.gantries ?? 1);
     const edition = options.edition ?? 'both';
     this.gantries = ids.map((gantryId, i): SimGantry => {
       const ed: Edition = edition === 'both' ? (i % 2 === 0 ? 'v0.37' : 'v1.03') : edition;
@@ -260,7 +269,7 @@ export class GantrySimulator extends EventEmitter {
 
   /** Resolves with the next event of that name matching `filter`, or rejects after `deadlineMs`:
    *  tests wait for what happens, never sleep, and never hang on what does not. */
-  next<T>(event: 'upload' | 'control', filter: (value: T) => boolean = () => true, deadlineMs = 10_000): Promise<T> {
+  next<T>(event: 'upload' | 'uploadFailed' | 'control', filter: (value: T) => boolean = () => true, deadlineMs = 10_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.off(event, listener);
@@ -287,9 +296,17 @@ export class GantrySimulator extends EventEmitter {
     if (this.stopped) return;
     const jitter = 0.9 + this.random() * 0.2;
     this.timers.set(g.gantryId, setTimeout(() => this.tick(g), Math.max(1, g.intervalS) * 1000 * jitter));
-    for (const method of UPLOAD_METHODS) {
-      this.upload(g.gantryId, method).catch((err: unknown) => this.emit('error', err));
-    }
+    for (const method of UPLOAD_METHODS) this.uploadOnItsOwn(g.gantryId, method);
+  }
+
+  /** An upload no caller waits for. A platform that is down (restarting, say) is what a gantry
+   *  meets now and then: an `uploadFailed`, not an `error`, which would end a process that does
+   *  not listen for it; the timer goes on, and a later upload reaches the platform once it is back. */
+  private uploadOnItsOwn(gantryId: string, method: UploadMethod): void {
+    this.upload(gantryId, method).catch((err: unknown) => {
+      const failure: UploadFailure = { gantryId, method, error: err instanceof Error ? err : new Error(String(err)) };
+      this.emit('uploadFailed', failure);
+    });
   }
 
   // ---- values ----
@@ -557,7 +574,7 @@ export class GantrySimulator extends EventEmitter {
     if (outcome.kind === 'image') return this.answerImage(g, record, res);
     answer(outcome.code, outcome.extra);
     if (outcome.uploadNext && this.options.reactToCommands && this.options.url && !this.stopped) {
-      this.upload(g.gantryId, outcome.uploadNext).catch((err: unknown) => this.emit('error', err));
+      this.uploadOnItsOwn(g.gantryId, outcome.uploadNext);
     }
   }
 

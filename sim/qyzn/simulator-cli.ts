@@ -1,8 +1,13 @@
 // Command line of the QYZN terminal simulator:
 //   npm run sim:qyzn -- --host 127.0.0.1 --port 9000 --devices 10 --rate 5
 import { parseArgs } from 'node:util';
+import { idsFrom } from '../common/ids.js';
+import { Fleet, type DeviceLink } from '../common/reconnect.js';
 import { QyznSimulator, type Behaviour } from './simulator.js';
 import { portFromEnv } from '../common/gateway-env.js';
+
+/** The terminal the docs' examples address. */
+const FIRST_SERIAL = '0c16d06a45914b758ca226ef325422a3';
 
 const HELP = `QYZN face-terminal simulator: terminals that register, log in, heartbeat and send
 snapshot_face / qrcode_data to a gate2mqtt qyzn listener, and answer its commands.
@@ -14,7 +19,8 @@ Usage: npm run sim:qyzn -- [options]
   --port PORT            qyzn listener port (default $GATE2MQTT_QYZN_PORT or 9000)
   --devices N            terminals to run (default 1)
   --rate R               snapshot_face and qrcode_data per second per terminal, in turn (default 1; 0: none)
-  --serial-prefix P      serials are P0001, P0002... (default SIM)
+  --first-id ID          serial of terminal 1 (default ${FIRST_SERIAL}); the others count
+                         up from it: a hex serial in hex (...325422a3, ...325422a4), else its trailing number
   --secret S             log in with the password derived from S (GATE2MQTT_QYZN_SECRET of the gateway);
                          without it, the passwd the gateway answers at register is used
   --no-register          log in without registering first (needs --secret)
@@ -25,6 +31,9 @@ Usage: npm run sim:qyzn -- [options]
   --answer MODE          how commands are answered: ok (default), silent, or a result code such as 109
   --duration SECONDS     stop after this long (default 0: until Ctrl-C)
   --logout               send logout before stopping
+  --no-reconnect         a terminal whose connection ends (or cannot be made) stays down; by default
+                         it retries after 1 s, doubling to 10 s, and registers and logs in again
+                         (only logs in with --no-register)
   --help                 this text
 `;
 
@@ -33,7 +42,7 @@ interface CliOptions {
   port: number;
   devices: number;
   rate: number;
-  prefix: string;
+  firstId: string;
   secret: string | undefined;
   register: boolean;
   wrongPassword: boolean;
@@ -43,6 +52,7 @@ interface CliOptions {
   answer: Behaviour;
   durationS: number;
   logout: boolean;
+  reconnect: boolean;
 }
 
 function number(name: string, text: string | undefined, fallback: number, min = 0): number {
@@ -69,7 +79,7 @@ function parse(argv: string[]): CliOptions | 'help' {
       port: { type: 'string' },
       devices: { type: 'string' },
       rate: { type: 'string' },
-      'serial-prefix': { type: 'string' },
+      'first-id': { type: 'string' },
       secret: { type: 'string' },
       'no-register': { type: 'boolean' },
       'wrong-password': { type: 'boolean' },
@@ -79,6 +89,7 @@ function parse(argv: string[]): CliOptions | 'help' {
       answer: { type: 'string' },
       duration: { type: 'string' },
       logout: { type: 'boolean' },
+      'no-reconnect': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -88,7 +99,7 @@ function parse(argv: string[]): CliOptions | 'help' {
     port: number('port', values.port, portFromEnv('GATE2MQTT_QYZN_PORT', 9000), 1),
     devices: number('devices', values.devices, 1, 1),
     rate: number('rate', values.rate, 1),
-    prefix: values['serial-prefix'] ?? 'SIM',
+    firstId: values['first-id'] ?? FIRST_SERIAL,
     secret: values.secret,
     register: !values['no-register'],
     wrongPassword: values['wrong-password'] ?? false,
@@ -98,6 +109,7 @@ function parse(argv: string[]): CliOptions | 'help' {
     answer: behaviour(values.answer),
     durationS: number('duration', values.duration, 0),
     logout: values.logout ?? false,
+    reconnect: !values['no-reconnect'],
   };
   if (!options.register && options.secret === undefined) throw new Error('--no-register needs --secret');
   return options;
@@ -117,6 +129,23 @@ async function bringUp(sim: QyznSimulator, options: CliOptions): Promise<void> {
   sim.startTraffic(options.rate);
 }
 
+/** A terminal's connection: each time up, it registers (unless --no-register) and logs in as at
+ *  power-on, since a restarted gateway answers with new credentials. */
+function link(sim: QyznSimulator, options: CliOptions): DeviceLink {
+  return {
+    name: sim.options.serial,
+    up: () => bringUp(sim, options),
+    down: async () => {
+      await sim.closed;
+      return 'connection closed';
+    },
+    drop: async () => {
+      sim.destroy();
+      await sim.closed;
+    },
+  };
+}
+
 function report(sims: QyznSimulator[]): void {
   const total = { online: 0, sent: 0, answered: 0, failed: 0, commands: 0 };
   for (const sim of sims) {
@@ -131,8 +160,10 @@ function report(sims: QyznSimulator[]): void {
 
 async function main(): Promise<number> {
   let options: CliOptions | 'help';
+  let serials: string[];
   try {
     options = parse(process.argv.slice(2));
+    serials = options === 'help' ? [] : idsFrom(options.firstId, options.devices);
   } catch (err) {
     process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n\n${HELP}`);
     return 2;
@@ -142,37 +173,32 @@ async function main(): Promise<number> {
     return 0;
   }
   const opts = options;
-  const sims = Array.from({ length: opts.devices }, (_, i) => {
-    const serial = `${opts.prefix}${String(i + 1).padStart(4, '0')}`;
-    return new QyznSimulator({
-      host: opts.host,
-      port: opts.port,
-      serial,
-      heartbeatMs: opts.heartbeatS * 1000,
-      headerVersion: opts.headerVersion,
-      wrongPassword: opts.wrongPassword,
-      wrongRegisterSign: opts.wrongSign,
-      ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
-    });
-  });
-  for (const sim of sims) sim.on('close', () => process.stdout.write(`${sim.options.serial}: connection closed\n`));
-  const started = await Promise.allSettled(sims.map((sim) => bringUp(sim, opts)));
-  started.forEach((outcome, i) => {
-    if (outcome.status === 'rejected') process.stderr.write(`${sims[i]?.options.serial}: ${String(outcome.reason)}\n`);
-  });
+  const sims = serials.map(
+    (serial) =>
+      new QyznSimulator({
+        host: opts.host,
+        port: opts.port,
+        serial,
+        heartbeatMs: opts.heartbeatS * 1000,
+        headerVersion: opts.headerVersion,
+        wrongPassword: opts.wrongPassword,
+        wrongRegisterSign: opts.wrongSign,
+        ...(opts.secret !== undefined ? { secret: opts.secret } : {}),
+      }),
+  );
+  const fleet = new Fleet(
+    sims.map((sim) => link(sim, opts)),
+    { reconnect: opts.reconnect, log: (line) => process.stdout.write(`${line}\n`) },
+  );
   const ticker = setInterval(() => report(sims), 5000);
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-    if (opts.durationS > 0) setTimeout(resolve, opts.durationS * 1000).unref();
-  });
+  await fleet.run(opts.durationS);
   clearInterval(ticker);
   for (const sim of sims) sim.stopTraffic();
   await Promise.all(sims.map((s) => s.drain()));
   if (opts.logout) await Promise.allSettled(sims.filter((s) => s.connected).map((s) => s.logout()));
   await Promise.allSettled(sims.map((s) => s.close()));
   report(sims);
-  return started.every((s) => s.status === 'fulfilled') ? 0 : 1;
+  return fleet.neverUp === 0 ? 0 : 1;
 }
 
 main().then(

@@ -103,7 +103,7 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
   readonly persons = new Map<string, JsonObject>();
   readonly config: Record<string, JsonObject> = defaultConfig();
   private socket: Socket | undefined;
-  private readonly parser = new FrameParser({ maxBodyBytes: 64 * 1024 * 1024 });
+  private parser = newParser();
   private seq = randomInt(0, 0x1_0000_0000);
   private readonly waiting = new Map<number, Waiter[]>();
   private readonly sent = new Map<number, Buffer>();
@@ -146,10 +146,19 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
   async connect(): Promise<void> {
     const socket = connect({ host: this.options.host, port: this.options.port, noDelay: true });
     this.socket = socket;
+    // A connection again (a terminal reconnecting) starts a new byte stream: nothing of a frame the
+    // last one cut off belongs to it.
+    this.parser = newParser();
     this.closedPromise = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // What an earlier connection still reports (its last bytes, its end) is not the new one's: its
+    // close must not fail what the new connection waits for.
+    socket.on('data', (chunk: Buffer) => {
+      if (this.socket === socket) this.onData(chunk);
+    });
     socket.on('error', () => undefined);
-    socket.on('close', () => this.onClose());
+    socket.on('close', () => {
+      if (this.socket === socket) this.onClose();
+    });
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
@@ -646,6 +655,10 @@ function defaultConfig(): Record<string, JsonObject> {
   // Every group the protocol knows has an answer.
   for (const group of CONFIG_GROUPS) config[group] ??= {};
   return config;
+}
+
+function newParser(): FrameParser {
+  return new FrameParser({ maxBodyBytes: 64 * 1024 * 1024 });
 }
 
 function macFor(serial: string): string {

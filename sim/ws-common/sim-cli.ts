@@ -1,7 +1,10 @@
 // The command line both simulators share: N devices against one gateway URL, traffic at a rate,
-// a stats line every few seconds, a clean close on Ctrl-C or after --duration.
+// a stats line every few seconds, reconnection when the gateway goes away, a clean close on Ctrl-C
+// or after --duration.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { idsFrom } from '../common/ids.js';
+import { Fleet, type DeviceLink } from '../common/reconnect.js';
 import type { CloseInfo, SimConnectOptions, SimStats } from './simulator.js';
 
 /** What the CLI drives on each simulated device. */
@@ -21,7 +24,10 @@ export interface SimulatorCliSpec {
   name: string;
   device: string;
   defaultUrl: string;
-  defaultSnPrefix: string;
+  /** The sn of device 1: the one the docs' examples address. */
+  defaultFirstId: string;
+  /** What a device sends to identify itself, e.g. `register, 205`. */
+  identify: string;
   /** What --rate sends, e.g. `realtimeEvent (207)`. */
   traffic: string;
   create(options: SimConnectOptions & { sn: string }): CliDevice;
@@ -40,8 +46,11 @@ Options:
   --url URL          gateway listener, ws:// or wss:// (default ${spec.defaultUrl})
   --devices N        how many devices (default 1)
   --rate R           ${spec.traffic} per second per device; 0 sends none (default 1)
-  --sn-prefix P      device sn = P + index, zero-padded (default ${spec.defaultSnPrefix})
+  --first-id ID      sn of device 1; the others count up from its trailing number
+                     (default ${spec.defaultFirstId}, then ${idsFrom(spec.defaultFirstId, 2)[1] ?? ''}...)
   --duration S       stop after S seconds; 0 runs until Ctrl-C (default 0)
+  --no-reconnect     a device whose connection ends (or cannot be made) stays down; by default it
+                     retries after 1 s, doubling to 10 s, and identifies itself again (${spec.identify})
   --ca FILE          CA certificate (PEM) to trust for wss://
   --insecure         accept any wss:// certificate
   -h, --help         this text
@@ -73,10 +82,11 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
         url: { type: 'string', default: spec.defaultUrl },
         devices: { type: 'string', default: '1' },
         rate: { type: 'string', default: '1' },
-        'sn-prefix': { type: 'string', default: spec.defaultSnPrefix },
+        'first-id': { type: 'string', default: spec.defaultFirstId },
         duration: { type: 'string', default: '0' },
         ca: { type: 'string' },
         insecure: { type: 'boolean', default: false },
+        'no-reconnect': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
       },
     }));
@@ -91,10 +101,12 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
   let count: number;
   let rate: number;
   let duration: number;
+  let sns: string[];
   try {
     count = positive('devices', values.devices, true);
     rate = positive('rate', values.rate, false);
     duration = positive('duration', values.duration, false);
+    sns = idsFrom(values['first-id'], count);
   } catch (err) {
     process.stderr.write(`${(err as Error).message}\n`);
     return 2;
@@ -102,50 +114,41 @@ export async function runSimulatorCli(spec: SimulatorCliSpec, argv: string[], ou
   const connect: SimConnectOptions = { url: values.url };
   if (values.ca) connect.ca = readFileSync(values.ca);
   if (values.insecure) connect.rejectUnauthorized = false;
-  const width = String(Math.max(count - 1, 0)).length;
-  const devices = Array.from({ length: count }, (_, i) =>
-    spec.create({ ...connect, sn: `${values['sn-prefix']}${String(i).padStart(width, '0')}` }),
+  const devices = sns.map((sn) => spec.create({ ...connect, sn }));
+  const fleet = new Fleet(
+    devices.map((device) => link(spec, device, rate)),
+    { reconnect: !values['no-reconnect'], log: (line) => out.write(`${line}\n`) },
   );
-
-  let open = 0;
-  let stopping = false;
-  let stop: () => void = () => undefined;
-  const finished = new Promise<void>((resolve) => {
-    stop = resolve;
-  });
-  const started = await Promise.allSettled(
-    devices.map(async (device) => {
-      await device.start();
-      open += 1;
-      void device.closed.then((info) => {
-        open -= 1;
-        if (stopping) return;
-        out.write(`${spec.name} ${device.sn}: closed by the gateway (${info.code}${info.reason ? ` ${info.reason}` : ''})\n`);
-        if (open === 0) stop();
-      });
-      device.startTraffic(rate);
-    }),
-  );
-  const failures = started.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
-  if (failures.length > 0) out.write(`${spec.name}: ${failures.length} of ${count} could not start: ${String(failures[0]?.reason)}\n`);
 
   const report = (): void => {
     const s = totals(devices);
     out.write(
-      `${spec.name}: ${open}/${count} connected, ${s.sent} sent, ${s.acked} acked, ${s.refused} refused, ${s.skipped} skipped, ${s.commands} commands answered\n`,
+      `${spec.name}: ${fleet.online}/${count} connected, ${s.sent} sent, ${s.acked} acked, ${s.refused} refused, ${s.skipped} skipped, ${s.commands} commands answered\n`,
     );
   };
-  report();
   const timer = setInterval(report, REPORT_MS);
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  if (duration > 0) setTimeout(stop, duration * 1000).unref();
-  if (open === 0) stop();
-  await finished;
+  await fleet.run(duration);
   clearInterval(timer);
-  stopping = true;
   await Promise.allSettled(devices.map((device) => device.settle()));
   report();
   await Promise.allSettled(devices.map((device) => device.close()));
-  return failures.length === count && count > 0 ? 1 : 0;
+  return fleet.neverUp === 0 ? 0 : 1;
+}
+
+/** A device's connection: each time up, it identifies itself as at power-on. */
+function link(spec: SimulatorCliSpec, device: CliDevice, rate: number): DeviceLink {
+  return {
+    name: `${spec.name} ${device.sn}`,
+    up: async () => {
+      await device.start();
+      device.startTraffic(rate);
+    },
+    down: async () => {
+      const info = await device.closed;
+      return `connection closed (${info.code}${info.reason ? ` ${info.reason}` : ''})`;
+    },
+    drop: async () => {
+      await device.close();
+    },
+  };
 }

@@ -273,8 +273,13 @@ export abstract class SimDevice<Seen extends { name: string }, Failure, Answer, 
   async connect(): Promise<this> {
     const socket = await SimSocket.connect(this.options);
     this.current = socket;
-    socket.on('message', (message) => this.receive(message));
+    // What an earlier connection still reports (a device that connected again) is not this one's:
+    // its end must not fail what the new connection waits for.
+    socket.on('message', (message) => {
+      if (this.current === socket) this.receive(message);
+    });
     socket.on('close', (info) => {
+      if (this.current !== socket) return;
       this.heartbeats.stop();
       this.traffic.stop();
       const gone = new Error(`connection closed (${info.code})`);

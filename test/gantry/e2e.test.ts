@@ -206,7 +206,7 @@ t.test('each refusal, from a real HTTP request: its own code, a bridge/event and
 });
 
 t.test('refusals answer their codes and are reported on bridge/event', async (t) => {
-  const { inbox, sim, base, httpUrl } = await setup(t, { maxRequestsPerMinute: 3, gantries: { G000211001002110001: { auth: 'own-code' } } });
+  const { inbox, sim, base, httpUrl } = await setup(t, (s) => ({ maxRequestsPerMinute: 3, gantries: { [s.gantries[0]!.gantryId]: { auth: 'own-code' } } }));
   const [a, b] = sim.gantries.map((g) => g.gantryId) as [string, string];
   t.equal((await sim.upload(a, 'cabinetStatusUpdate')).answer.code, '1001', 'per-gantry auth code');
   t.match(await inbox.json(`${base}/bridge/event`, (e) => e.type === 'auth_failed'), { type: 'auth_failed', adapter: 'gantry', deviceId: a });
@@ -533,7 +533,7 @@ t.test('a configured control URL works without uploads; a silent gantry times ou
 });
 
 t.test('a gantry silent for three reporting intervals goes offline', async (t) => {
-  const { inbox, sim, topic, command } = await setup(t, { gantries: { G000211001002110001: { reportIntervalS: 1 } } }, { gantries: 1 });
+  const { inbox, sim, topic, command } = await setup(t, (s) => ({ gantries: { [s.gantries[0]!.gantryId]: { reportIntervalS: 1 } } }), { gantries: 1 });
   const id = sim.gantries[0]!.gantryId;
   t.equal((await sim.upload(id, 'computerStatusUpdate')).answer.code, '1000');
   t.equal((await inbox.take(topic(id, 'availability'))).payload.toString(), 'online');

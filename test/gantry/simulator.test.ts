@@ -13,9 +13,10 @@ import { answerBody, encodeControlRequest } from '../../adapters/gantry/encode.j
 import { md5Hex } from '../../adapters/gantry/sign.js';
 import { cardAnswer, currentCardVersion, type Whitelist } from '../../adapters/gantry/whitelist.js';
 import { TINY_JPEG } from '../../sim/common/jpeg.js';
-import { GantrySimulator, type ControlRecord, type UploadResult } from '../../sim/gantry/simulator.js';
+import { GantrySimulator, type ControlRecord, type UploadFailure, type UploadResult } from '../../sim/gantry/simulator.js';
 import { TLS_CERT, TLS_KEY } from '../helpers/tls/tls.js';
 import { within } from '../helpers/harness.js';
+import { freePort } from '../helpers/mosquitto.js';
 
 const mappings = new Mappings('gantry');
 const typer = new FieldTyper(mappings.read('fields'), 'Asia/Shanghai');
@@ -197,6 +198,26 @@ t.test('commands that make a cabinet upload at once, and the interval timer', as
   t.equal(seen.size, 6, 'every gantry sent all three uploads on its own');
 });
 
+t.test('uploads on the timer that find no platform are uploadFailed events, and the timer goes on until one is there', async (t) => {
+  const port = await freePort();
+  // No 'error' listener, as in a test that only waits for uploads: a failure must not end the process.
+  const sim = await simulator(t, { url: `http://127.0.0.1:${port}/monitor.do`, gantries: 1, intervalS: 0.05, controlPort: undefined });
+  const failed = await sim.next<UploadFailure>('uploadFailed');
+  t.match(failed, { gantryId: 'G000211001002110010', error: { code: 'ECONNREFUSED' } });
+  await sim.next<UploadFailure>('uploadFailed');
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.end(answerBody('1000')));
+  });
+  server.listen(port, '127.0.0.1');
+  await once(server, 'listening');
+  t.teardown(() => {
+    server.closeAllConnections();
+    return new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+  t.match(await sim.next<UploadResult>('upload'), { status: 200, answer: { code: '1000' } }, 'the next tick reaches the platform that came up');
+});
+
 t.test('the CLI prints its help and runs a round against a platform', async (t) => {
   const cli = ['--import', 'tsx', 'sim/gantry/simulator-cli.ts'];
   const help = spawn(process.execPath, [...cli, '--help'], { cwd: ROOT });
@@ -221,6 +242,7 @@ t.test('the CLI prints its help and runs a round against a platform', async (t) 
   }), 'the expected uploads');
   t.match(out, /control: http:\/\/127\.0\.0\.1:\d+\/remotecontrol\.do/);
   t.equal(accepted.length, 6);
+  t.same([...new Set(accepted.map((a) => a.upload.gantryId))].sort(), ['G000211001002110010', 'G000211001002110011'], 'without --first-id, the seeds’ gantry and the next');
   run.kill('SIGTERM');
   const [exit] = (await once(run, 'exit')) as [number];
   t.equal(exit, 0, 'SIGTERM stops it cleanly');
@@ -228,7 +250,7 @@ t.test('the CLI prints its help and runs a round against a platform', async (t) 
 
 t.test('the CLI uploads over HTTPS to a platform whose certificate it is given', async (t) => {
   const { url, accepted } = await platform(t, undefined, true);
-  const run = spawn(process.execPath, ['--import', 'tsx', 'sim/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
+  const run = spawn(process.execPath, ['--import', 'tsx', 'sim/gantry/simulator-cli.ts', '--url', url, '--ca', TLS_CERT, '--gantries', '1', '--first-id', 'G000211001002110077', '--interval', '0', '--control-port', '0', '--control-host', '127.0.0.1'], { cwd: ROOT });
   t.teardown(() => {
     if (run.exitCode === null) run.kill('SIGKILL');
   });
@@ -240,6 +262,7 @@ t.test('the CLI uploads over HTTPS to a platform whose certificate it is given',
     });
   }), 'the expected uploads');
   t.equal(accepted.length, 3, 'the three uploads arrived over TLS');
+  t.same([...new Set(accepted.map((a) => a.upload.gantryId))], ['G000211001002110077'], '--first-id names the gantry');
   run.kill('SIGTERM');
   const [exit] = (await once(run, 'exit')) as [number];
   t.equal(exit, 0);

@@ -14,7 +14,7 @@ t.test('N cameras heartbeat and upload snapshots at the rate, against a real gat
   t.match(run.stdout, /wscam: 2\/2 connected/);
   const last = /(\d+) sent, (\d+) acked, 0 refused/.exec(run.stdout.trim().split('\n').pop() ?? '');
   t.ok(last && Number(last[1]) >= 4 && last[1] === last[2], `every snapshot acked: ${run.stdout}`);
-  for (const sn of ['cam0', 'cam1']) {
+  for (const sn of ['200000000001', '200000000002']) {
     t.match(await g.inbox.json(g.topic(sn, 'event/upload_snapshot')), { deviceId: sn, data: { data: String } });
     t.ok((await g.inbox.take(g.topic(sn, 'media/data'))).payload.length > 100, 'a JPEG on media/data');
   }

@@ -13,7 +13,7 @@ t.test('--help explains the options; a bad flag is refused', async (t) => {
 
 t.test('N terminals register, heartbeat and send realtimeEvents at the rate, against a real gateway', async (t) => {
   const g = await startWsdoor(t);
-  const run = await runSimulatorCli('wsdoor', ['--url', g.url, '--devices', '3', '--rate', '10', '--duration', '1', '--sn-prefix', 'cli']);
+  const run = await runSimulatorCli('wsdoor', ['--url', g.url, '--devices', '3', '--rate', '10', '--duration', '1', '--first-id', 'cli0']);
   t.equal(run.code, 0, run.stderr);
   t.match(run.stdout, /wsdoor: 3\/3 connected/);
   const last = /(\d+) sent, (\d+) acked, 0 refused/.exec(run.stdout.trim().split('\n').pop() ?? '');
@@ -22,4 +22,11 @@ t.test('N terminals register, heartbeat and send realtimeEvents at the rate, aga
     t.match(await g.inbox.json(g.topic(sn, 'info')), { sn, type: '0' });
     t.match(await g.inbox.json(g.topic(sn, 'event/realtimeEvent')), { deviceId: sn, data: { type: '1' } });
   }
+});
+
+t.test('without --first-id the terminals are the ones the docs address', async (t) => {
+  const g = await startWsdoor(t);
+  const run = await runSimulatorCli('wsdoor', ['--url', g.url, '--devices', '2', '--rate', '0', '--duration', '1']);
+  t.equal(run.code, 0, run.stderr);
+  for (const sn of ['486468465489', '486468465490']) t.match(await g.inbox.json(g.topic(sn, 'info')), { sn });
 });
