@@ -98,3 +98,25 @@ export async function messagesIn(httpPort: number, adapter: string): Promise<num
     return undefined;
   }
 }
+
+export interface MemoryFigures {
+  heapUsedMB: number;
+  heapTotalMB: number;
+  /** Memory outside V8's heap that V8 accounts for: Buffers (ArrayBuffers) mostly. */
+  externalMB: number;
+}
+
+/** The gateway's own memory split (process.memoryUsage() through prom-client's default metrics). */
+export async function memoryOf(httpPort: number): Promise<MemoryFigures | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${httpPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+    const text = await res.text();
+    const mb = (name: string): number => {
+      const line = new RegExp(`^gate2mqtt_${name} (\\S+)`, 'm').exec(text);
+      return line ? Number(line[1]) / 1024 / 1024 : Number.NaN;
+    };
+    return { heapUsedMB: mb('nodejs_heap_size_used_bytes'), heapTotalMB: mb('nodejs_heap_size_total_bytes'), externalMB: mb('nodejs_external_memory_bytes') };
+  } catch {
+    return undefined;
+  }
+}
