@@ -92,13 +92,16 @@ function expectation(comment: string): Expectation | undefined {
 
 function classify(text: string, line: number): Step {
   const words = shellWords(text);
-  const assigns = words.filter((w) => /^[A-Za-z_]\w*=/.test(w));
   const exported = words[0] === 'export';
-  if (words.length > 0 && words.every((w, i) => (i === 0 && exported) || /^[A-Za-z_]\w*=/.test(w))) {
+  const rest = exported ? words.slice(1) : words;
+  // The leading NAME=value words: the command's environment, or, with nothing after them, the shell's variables.
+  const leading = rest.findIndex((w) => !/^[A-Za-z_]\w*=/.test(w));
+  const assigns = leading === -1 ? rest : rest.slice(0, leading);
+  if (rest.length > 0 && leading === -1) {
     return { kind: 'assign', line, text, names: assigns.map((w) => w.slice(0, w.indexOf('='))), exported };
   }
   if (text.endsWith('&') && !text.endsWith('&&')) return { kind: 'background', line, text: text.slice(0, -1).trim() };
-  const command = words.slice(assigns.length);
+  const command = rest.slice(assigns.length);
   const program = command[0] ?? '';
   const gatewayLike = /(^|\s)npm start\b|(^|\s)npx gate2mqtt\b|(^|\s)node dist\/src\/main\.js\b/.test(text);
   if (gatewayLike) {
@@ -127,7 +130,7 @@ function withoutComment(text: string): string {
 }
 
 /** The words of a command line as the shell splits them at top level (quotes and `$(...)` kept whole). */
-export function shellWords(text: string): string[] {
+function shellWords(text: string): string[] {
   const words: string[] = [];
   let word = '';
   let quote = '';

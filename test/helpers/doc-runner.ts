@@ -275,7 +275,7 @@ function expectOutput(expect: Expectation, output: string): void {
 }
 
 /** Every value the docs show is in the output, at the same place (objects may hold more). */
-export function subsetProblem(expected: unknown, actual: unknown, path: string): string | undefined {
+function subsetProblem(expected: unknown, actual: unknown, path: string): string | undefined {
   if (expected !== null && typeof expected === 'object' && !Array.isArray(expected)) {
     if (actual === null || typeof actual !== 'object' || Array.isArray(actual)) return `${path || 'the output'} is not an object`;
     for (const [key, value] of Object.entries(expected)) {
