@@ -260,8 +260,10 @@ export class DiskBuffer implements Handover {
     clearInterval(this.pruneTimer);
     clearTimeout(this.retryTimer);
     await this.working;
+    // A batch in flight leaves what came after it (the drain's last deletes) to a later one on a
+    // timer, which would fire after the store is closed: wait it out, then write the rest now.
+    while (this.committing) await this.committing;
     await this.commit();
-    await this.committing;
     await this.db?.close();
   }
 
@@ -352,7 +354,8 @@ export class DiskBuffer implements Handover {
   }
 
   private scheduleCommit(): void {
-    if (this.committing) return;
+    // Once closing, close() itself writes what is left.
+    if (this.committing || this.closed) return;
     if (this.group.length + this.deletes.length >= GROUP_MAX || this.config.commitMs === 0) {
       void this.commit();
     } else {
