@@ -41,6 +41,35 @@ interface Route {
   failed?: string;
 }
 
+/** Multi-instance mode: which instance takes each command from the broker, and which one holds
+ *  its device (src/cluster.ts). */
+export interface Custody {
+  /** This instance's id: its forward topic. */
+  readonly self: string;
+  /** Whether this instance has custody of commands now: only the custodian acts on one. */
+  readonly holding: boolean;
+  /** The other live instance holding the device, or undefined: the command is run here. */
+  elsewhere(adapter: string, deviceId: string): Promise<string | undefined>;
+}
+
+/** A command handed from one instance to another: the original topic and payload, where its one
+ *  reply goes, and how long it has waited (clocks of two hosts need not agree). */
+interface Forwarded {
+  fid: string;
+  topic: string;
+  payload: string;
+  replyTo: string;
+  correlationData?: string;
+  waitedMs: number;
+  hops: number;
+}
+
+/** A forward is passed on at most this often: a device that moves again and again meanwhile is
+ *  answered `offline`, which it was. */
+const MAX_HOPS = 2;
+/** Forward ids remembered, against a QoS 1 redelivery of one. */
+const FORWARDS_REMEMBERED = 4096;
+
 interface Parsed {
   id: string;
   timeoutMs: number;
@@ -60,8 +89,19 @@ export class CommandRouter {
   private readonly output: Readonly<OutputConfig>;
   private readonly metrics: Metrics;
   private readonly logger: Logger;
+  private readonly custody: Custody | undefined;
+  private readonly forwards = new Set<string>();
 
-  constructor(link: Link, topics: Topics, limits: CommandLimits, output: Readonly<OutputConfig>, metrics: Metrics, logger: Logger) {
+  constructor(
+    link: Link,
+    topics: Topics,
+    limits: CommandLimits,
+    output: Readonly<OutputConfig>,
+    metrics: Metrics,
+    logger: Logger,
+    custody?: Custody,
+  ) {
+    this.custody = custody;
     this.link = link;
     this.topics = topics;
     this.limits = limits;
@@ -75,9 +115,18 @@ export class CommandRouter {
    *  persistent session's queued commands over right after CONNACK (and an embedded one takes
    *  commands as soon as it listens), before any adapter has started. */
   listen(adapters: readonly string[]): void {
+    const { custody } = this;
     for (const adapter of adapters) {
       this.link.subscribe(this.topics.commandFilter(adapter), (topic, payload, packet) => {
+        // Every instance gets every command; custody is judged as it arrives, so a session's
+        // commands queued while this instance was away (and answered by another) are not run again.
+        if (custody && !custody.holding) return;
         void this.handle(topic, payload, packet, Date.now());
+      });
+    }
+    if (custody) {
+      this.link.subscribe(this.topics.internal(custody.self, 'forward'), (_topic, payload) => {
+        void this.forwarded(payload, Date.now());
       });
     }
   }
@@ -110,8 +159,63 @@ export class CommandRouter {
     }
     const replyTo = packet.properties?.responseTopic ?? this.topics.commandReply(target.adapter, target.deviceId, target.name);
     const correlationData = packet.properties?.correlationData;
+    if (this.custody) {
+      const forward: Forwarded = { fid: randomUUID(), topic, payload: payload.toString('base64'), replyTo, waitedMs: 0, hops: 0 };
+      if (correlationData) forward.correlationData = correlationData.toString('base64');
+      return this.place(target, forward, received);
+    }
     const reply = await this.run(target, this.read(payload), received);
     this.link.publishQueued(replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
+  }
+
+  /** Multi mode: runs the command here, or hands it to the instance that holds its device. Only the
+   *  instance holding a command acts on it (custody), so it gets exactly one reply. */
+  private async place(target: CommandTopic, forward: Forwarded, received: number): Promise<void> {
+    const custody = this.custody as Custody;
+    let owner: string | undefined;
+    try {
+      owner = await custody.elsewhere(target.adapter, target.deviceId);
+    } catch (err) {
+      // Without the registry the command is run here: executed if the device is here, else offline.
+      this.logger.warn({ ...target, err: (err as Error).message }, 'owner registry unreachable; command run here');
+    }
+    if (owner !== undefined && forward.hops < MAX_HOPS) {
+      const next: Forwarded = { ...forward, waitedMs: forward.waitedMs + (Date.now() - received), hops: forward.hops + 1 };
+      this.metrics.commandsForwarded.inc({ adapter: target.adapter });
+      this.logger.debug({ ...target, to: owner, hops: next.hops }, 'command forwarded to the instance holding its device');
+      this.link.publishQueued(this.topics.internal(owner, 'forward'), JSON.stringify(next));
+      return;
+    }
+    const correlationData = forward.correlationData === undefined ? undefined : Buffer.from(forward.correlationData, 'base64');
+    const body = this.read(Buffer.from(forward.payload, 'base64'));
+    const reply =
+      owner === undefined
+        ? await this.run(target, body, received)
+        : await this.run(target, body, received, `${target.deviceId} moved between instances while the command was on its way`);
+    this.link.publishQueued(forward.replyTo, JSON.stringify(reply), correlationData ? { correlationData } : {});
+  }
+
+  /** A command another instance handed over: checked again here, since its device may have moved. */
+  private async forwarded(payload: Buffer, arrived: number): Promise<void> {
+    let forward: Forwarded;
+    try {
+      forward = parseJson(payload, this.limits.maxPayloadBytes * 2 + 4096) as Forwarded;
+      if (typeof forward.fid !== 'string' || typeof forward.topic !== 'string' || typeof forward.payload !== 'string' || typeof forward.replyTo !== 'string') {
+        throw new Error('not a forwarded command');
+      }
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'forwarded command ignored');
+      return;
+    }
+    // A QoS 1 redelivery of the same forward is answered once.
+    if (this.forwards.has(forward.fid)) return;
+    this.forwards.add(forward.fid);
+    if (this.forwards.size > FORWARDS_REMEMBERED) this.forwards.delete(this.forwards.values().next().value as string);
+    const target = this.topics.parse(forward.topic, 'command', false);
+    if (!target) return;
+    await this.opened;
+    if (!this.routes.has(target.adapter)) return;
+    await this.place(target, forward, arrived - Math.max(0, Number(forward.waitedMs) || 0));
   }
 
   /** A command from inside the gateway (the console): the same checks, metrics and reply topic as
@@ -127,7 +231,8 @@ export class CommandRouter {
     return reply;
   }
 
-  private async run(target: CommandTopic, body: unknown, received: number): Promise<Reply> {
+  /** With `offline`, the command is checked as any other, then answered offline saying why. */
+  private async run(target: CommandTopic, body: unknown, received: number, offline?: string): Promise<Reply> {
     const route = this.routes.get(target.adapter) as Route;
     const started = process.hrtime.bigint();
     let id: string = randomUUID();
@@ -151,6 +256,7 @@ export class CommandRouter {
         throw new CommandError('offline', `the ${target.adapter} adapter is not running: ${route.failed ?? 'it failed to start'}`);
       }
       if (this.stopping !== undefined) throw new CommandError('offline', this.stopping);
+      if (offline !== undefined) throw new CommandError('offline', offline);
       // timeoutMs counts from when the gateway got the command, waiting for its start included.
       const left = parsed.timeoutMs - (Date.now() - received);
       if (left <= 0) throw new CommandError('offline', `the gateway was starting; ${target.deviceId} was not reachable within timeoutMs`);

@@ -53,7 +53,7 @@ export function configReference(): string {
     '| --- | --- | --- | --- | --- |',
   ];
   for (const row of rows(schema)) {
-    const shown = row.path === 'mqtt.clientId' ? '`gate2mqtt-<hostname>`' : `\`${JSON.stringify(row.defaultValue)}\``;
+    const shown = `\`${JSON.stringify(row.defaultValue)}\``;
     lines.push(
       `| \`${row.path}\` | ${row.env ? `\`${row.env}\`` : ''} | ${row.arg ? `\`--${row.arg}\`` : ''} | ${shown} | ${cell(row.doc)}${row.sensitive ? ' (secret: redacted when printed)' : ''} |`,
     );

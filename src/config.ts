@@ -1,6 +1,5 @@
 // Configuration: defaults < file (--config / GATE2MQTT_CONFIG, JSON or YAML) < environment < CLI
 // flags. Validated strictly once, then frozen and passed in; there is no settings singleton.
-import { hostname } from 'node:os';
 import convict, { type Schema } from 'convict';
 import { load as loadYaml } from 'js-yaml';
 import { ConfigError } from './errors.js';
@@ -85,8 +84,17 @@ export interface HttpConfig {
   console: boolean;
 }
 
+export interface InstanceConfig {
+  id: string;
+  mode: 'single' | 'multi';
+  redisUrl: string;
+  redisPrefix: string;
+  leaseMs: number;
+}
+
 export interface GatewayConfig {
   baseTopic: string;
+  instance: InstanceConfig;
   deviceTimeZone: string;
   log: { level: string };
   mqtt: MqttConfig;
@@ -107,6 +115,16 @@ function topicRoot(value: unknown): void {
   if (typeof value !== 'string' || value === '' || /[+#\u0000]/.test(value) || value.startsWith('/') || value.endsWith('/')) {
     throw new Error('must be a topic without wildcards and without a leading or trailing "/"');
   }
+}
+
+/** Instance ids are one topic level of `{base}/bridge/{id}/...`, beside the bridge's own topics. */
+const BRIDGE_TOPICS = new Set(['state', 'info', 'event', 'request', 'response']);
+function instanceId(value: unknown): void {
+  if (value === '') return;
+  if (typeof value !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(value)) {
+    throw new Error('must be 1 to 64 letters, digits, ".", "_" or "-", beginning with a letter or digit');
+  }
+  if (BRIDGE_TOPICS.has(value)) throw new Error(`must not be one of the bridge's own topics (${[...BRIDGE_TOPICS].join(', ')})`);
 }
 
 function timeZone(value: unknown): void {
@@ -176,6 +194,40 @@ export const schema: Schema<GatewayConfig> = {
     default: 'Asia/Shanghai',
     env: 'GATE2MQTT_DEVICE_TZ',
   },
+  instance: {
+    id: {
+      doc: 'This instance\'s name, stable across its restarts: `{base}/bridge/{id}/state` and `/info`, the default MQTT client id, and (multi mode) its device records. Empty: `{hostname}-{http.port}`.',
+      format: instanceId,
+      default: '',
+      env: 'GATE2MQTT_INSTANCE_ID',
+      arg: 'instance-id',
+    },
+    mode: {
+      doc: '"single": one gateway per base topic. "multi": several instances share one broker and base topic; a Redis registry says which instance holds each device, and each command is executed by that one (docs/scale-out.md).',
+      format: ['single', 'multi'],
+      default: 'single',
+      env: 'GATE2MQTT_INSTANCE_MODE',
+    },
+    redisUrl: {
+      doc: 'Multi mode: the Redis of the device owner registry (redis:// or rediss://).',
+      format: String,
+      default: 'redis://127.0.0.1:6379',
+      env: 'GATE2MQTT_INSTANCE_REDIS_URL',
+      sensitive: true,
+    },
+    redisPrefix: {
+      doc: 'Multi mode: prefix of the registry\'s Redis keys. Empty: `gate2mqtt:{baseTopic}:`. Instances with the same base topic must share it.',
+      format: String,
+      default: '',
+      env: 'GATE2MQTT_INSTANCE_REDIS_PREFIX',
+    },
+    leaseMs: {
+      doc: 'Multi mode: an instance unheard this long is dead (its devices are set offline, another takes custody of commands); refreshed every third of it.',
+      format: 'nat',
+      default: 3000,
+      env: 'GATE2MQTT_INSTANCE_LEASE_MS',
+    },
+  },
   log: {
     level: {
       doc: 'pino log level.',
@@ -202,9 +254,9 @@ export const schema: Schema<GatewayConfig> = {
       sensitive: true,
     },
     clientId: {
-      doc: 'MQTT client id. Stable, so the broker keeps the session (and queued commands) across reconnects.',
+      doc: 'MQTT client id. Stable, so the broker keeps the session (and queued commands) across reconnects. Empty: `gate2mqtt-{instance.id}`.',
       format: String,
-      default: `gate2mqtt-${hostname()}`,
+      default: '',
       env: 'GATE2MQTT_MQTT_CLIENT_ID',
     },
     protocol: {

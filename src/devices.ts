@@ -37,6 +37,19 @@ export interface CoreServices {
   output: Readonly<OutputConfig>;
   /** Home Assistant discovery, told of each online and state (it decides what to publish). */
   discovery?: DiscoverySink;
+  /** Multi-instance mode: the registry of which instance holds each device. */
+  ownership?: Ownership;
+}
+
+/** Multi-instance mode's registry, as a device's connection sees it (src/cluster.ts). */
+export interface Ownership {
+  /** This instance holds the device now (the newest connection wins); the previous holder is told. */
+  claim(adapter: string, deviceId: string): void;
+  /** The connection here ended: true when the device was still this instance's (and now nobody's),
+   *  false when another instance holds it, so this one must not say it offline. */
+  release(adapter: string, deviceId: string): Promise<boolean>;
+  /** Whether a live instance holds the device. */
+  held(adapter: string, deviceId: string): Promise<boolean>;
 }
 
 /** Retransmissions remembered per device; a device retransmits its last few messages, not more. */
@@ -148,18 +161,46 @@ export class Devices implements DeviceRegistry {
    *  `online`. Each stored (retain-flagged) `online` of a device not connected here is set
    *  `offline`; this gateway's own live availability comes without the flag, and a device that
    *  connects meanwhile publishes `online` after it. Call before the adapter starts.
-   *  (Several instances on one base topic would need to tell their devices apart first.) */
+   *  In multi mode, only a device no live instance holds is set offline; and an `offline` another
+   *  instance wrote over a device held here (its connection ended here-to-there in the same moment
+   *  this one began, and the two publishes crossed) is corrected. */
   forgetStale(): void {
-    const { link, topics } = this.core;
-    link.subscribe(topics.deviceFilter(this.adapter, 'availability'), (topic, payload, packet) => {
-      if (!packet.retain || payload.toString() !== 'online') return;
-      const deviceId = topics.deviceOf(topic);
-      if (deviceId === undefined || this.online.has(deviceId)) return;
+    const { link, topics, ownership } = this.core;
+    const setOffline = (topic: string, deviceId: string): void => {
       this.logger.info({ deviceId }, 'retained online of a device not connected: set offline');
       link.publish(topic, 'offline', { retain: true }).catch((err: unknown) => {
         this.logger.warn({ deviceId, err: (err as Error).message }, 'stale availability not corrected');
       });
+    };
+    link.subscribe(topics.deviceFilter(this.adapter, 'availability'), (topic, payload, packet) => {
+      const deviceId = topics.deviceOf(topic);
+      if (deviceId === undefined) return;
+      const said = payload.toString();
+      if (this.online.has(deviceId)) {
+        if (ownership && said !== 'online') {
+          this.logger.info({ deviceId, said }, 'availability of a device held here corrected');
+          void link.retain(topic, 'online');
+        }
+        return;
+      }
+      if (!packet.retain || said !== 'online') return;
+      if (!ownership) return setOffline(topic, deviceId);
+      ownership.held(this.adapter, deviceId).then(
+        (held) => {
+          if (!held && !this.online.has(deviceId)) setOffline(topic, deviceId);
+        },
+        (err: unknown) => this.logger.warn({ deviceId, err: (err as Error).message }, 'stale availability not checked'),
+      );
     });
+  }
+
+  /** Multi mode: the device connected to another instance, while its connection here may still look
+   *  alive. That one is closed (`replaced`) without an `offline`: the other instance said `online`. */
+  movedAway(deviceId: string, to: string): void {
+    const device = this.online.get(deviceId);
+    if (!device) return;
+    this.logger.info({ deviceId, to }, 'device connected to another instance');
+    device.movedAway();
   }
 
   reachable(deviceId: string, session: DeviceSession): void {
@@ -276,7 +317,8 @@ class Device implements DeviceHandle {
   }
 
   announce(): void {
-    const { link, topics, bridge } = this.core;
+    const { link, topics, bridge, ownership } = this.core;
+    ownership?.claim(this.adapter, this.deviceId);
     void link.retain(topics.device(this.adapter, this.deviceId, 'info'), JSON.stringify(this.info));
     this.lastPublish = link.retain(topics.device(this.adapter, this.deviceId, 'availability'), 'online');
     bridge.event('device_connected', this.adapter, 'connected', { deviceId: this.deviceId, remote: this.remote });
@@ -421,10 +463,49 @@ class Device implements DeviceHandle {
     this.alive = false;
     this.stopTimers();
     if (!this.registry.release(this, reason)) return;
-    const { link, topics, bridge } = this.core;
-    this.lastPublish = link.retain(topics.device(this.adapter, this.deviceId, 'availability'), 'offline');
+    const { link, topics, bridge, ownership } = this.core;
+    const availability = topics.device(this.adapter, this.deviceId, 'availability');
     bridge.event('device_disconnected', this.adapter, reason, { deviceId: this.deviceId, remote: this.remote });
+    if (!ownership) {
+      this.lastPublish = link.retain(availability, 'offline');
+      this.logger.info({ reason }, 'device offline');
+      return;
+    }
+    this.lastPublish = ownership.release(this.adapter, this.deviceId).then(
+      (ours) => this.goneOffline(ours, reason),
+      // Without the registry: offline is what this instance knows; a holder elsewhere corrects it.
+      () => this.goneOffline(true, reason),
+    );
+  }
+
+  private goneOffline(ours: boolean, reason: DisconnectReason): Promise<void> {
+    const { link, topics } = this.core;
+    // Connected here again meanwhile: that connection said online after this one ended.
+    if (this.registry.get(this.deviceId)) return Promise.resolve();
+    if (!ours) {
+      this.forgetRetained();
+      this.logger.info({ reason }, 'connection ended; the device is held by another instance');
+      return Promise.resolve();
+    }
     this.logger.info({ reason }, 'device offline');
+    return link.retain(topics.device(this.adapter, this.deviceId, 'availability'), 'offline');
+  }
+
+  /** Another instance holds the device: its retained topics are that one's to say after a reconnect. */
+  private forgetRetained(): void {
+    const { link, topics } = this.core;
+    for (const kind of ['availability', 'info', 'state'] as const) link.forget(topics.device(this.adapter, this.deviceId, kind));
+  }
+
+  /** See Devices.movedAway. */
+  movedAway(): void {
+    if (!this.alive) return;
+    this.alive = false;
+    this.stopTimers();
+    this.registry.release(this, 'replaced');
+    this.forgetRetained();
+    this.core.bridge.event('device_disconnected', this.adapter, 'replaced', { deviceId: this.deviceId, remote: this.remote });
+    this.session.close('replaced');
   }
 
   /** Resolves when the last availability change was acknowledged (or could not be). */

@@ -60,6 +60,13 @@ export class MqttConnectError extends GatewayError {
   }
 }
 
+/** Multi-instance mode cannot start: its registry is unreachable, or another instance holds this id. */
+export class InstanceError extends GatewayError {
+  constructor(message: string) {
+    super('G2M_ERR_INSTANCE', message);
+  }
+}
+
 /** A message could not be handed over to the broker; the device gets its protocol's failure. */
 export class HandoverError extends GatewayError {
   constructor(message: string, options?: ErrorOptions, code = 'G2M_ERR_HANDOVER') {

@@ -9,11 +9,13 @@ import { builtinAdapters } from './adapters.js';
 import { Bridge, PlatformRequests } from './bridge.js';
 import { EmbeddedBroker, type BrokerAddresses } from './broker.js';
 import { DirectHandover, DiskBuffer, type Handover } from './buffer.js';
+import { Cluster } from './cluster.js';
 import { CommandRouter } from './commands.js';
 import { registerConsole } from './console/server.js';
 import type { AnswerConfig, GatewayConfig } from './config.js';
 import { Devices, type CoreServices } from './devices.js';
-import { MqttConnectError, PortInUseError } from './errors.js';
+import { InstanceError, MqttConnectError, PortInUseError } from './errors.js';
+import { instanceIdentity, OwnerRegistry, type InstanceIdentity } from './instances.js';
 import { createHttpServer } from './http.js';
 import { HomeAssistant } from './homeassistant.js';
 import { Mappings } from './mappings.js';
@@ -72,11 +74,14 @@ export class Gateway {
   private readonly startedAt = new Date().toISOString();
   private infoTimer: NodeJS.Timeout | undefined;
   private lastInfo = '';
+  readonly identity: InstanceIdentity;
+  private cluster: Cluster | undefined;
 
   constructor(config: Readonly<GatewayConfig>, options: GatewayOptions = {}) {
     this.config = config;
     this.logger = options.logger ?? pino({ level: config.log.level, base: { name: 'gate2mqtt' } });
     this.topics = new Topics(config.baseTopic);
+    this.identity = instanceIdentity(config);
     this.definitions = (options.adapters ?? builtinAdapters(config)).filter((d) => d.config.enabled);
     this.handover =
       config.buffer.mode === 'disk'
@@ -109,6 +114,24 @@ export class Gateway {
     const { config, logger } = this;
     // Before anything listens: a buffer that cannot be opened stops the start.
     await this.handover.open();
+    const multi = config.instance.mode === 'multi';
+    if (multi && !config.mqtt.url) {
+      throw new InstanceError(
+        'instance.mode multi needs one broker shared by the instances: an external broker (mqtt.url, GATE2MQTT_MQTT_URL); each embedded broker is its own',
+      );
+    }
+    // Before anything listens: an id another live instance holds, or no Redis, stops the start.
+    const registry = multi
+      ? new OwnerRegistry({
+          url: config.instance.redisUrl,
+          prefix: config.instance.redisPrefix,
+          base: config.baseTopic,
+          identity: this.identity,
+          leaseMs: config.instance.leaseMs,
+          logger: logger.child({ component: 'instances' }),
+        })
+      : undefined;
+    await registry?.start();
     const broker = config.mqtt.url
       ? undefined
       : new EmbeddedBroker({
@@ -133,15 +156,40 @@ export class Gateway {
           })
         : new MqttLink({
             url: this.mqttUrl,
-            config: config.mqtt,
-            will: { topic: this.topics.bridgeState, payload: 'offline' },
+            config: { ...config.mqtt, clientId: this.identity.clientId },
+            // Multi mode: this instance's death is not the bridge's (src/cluster.ts keeps the aggregate).
+            will: { topic: multi ? this.topics.instance(this.identity.id, 'state') : this.topics.bridgeState, payload: 'offline' },
             // The embedded broker's users and ACLs are for others: the gateway logs in as itself.
             ...(broker ? { clientOverrides: broker.loopbackLogin() } : {}),
             logger: mqttLogger,
           });
     this.link = link;
+    const cluster = registry
+      ? new Cluster({
+          registry,
+          identity: this.identity,
+          link,
+          topics: this.topics,
+          metrics: this.metrics,
+          leaseMs: config.instance.leaseMs,
+          logger: logger.child({ component: 'instances' }),
+          ...(broker
+            ? {}
+            : {
+                sentinel: () =>
+                  new MqttLink({
+                    url: this.mqttUrl,
+                    config: { ...config.mqtt, clientId: `${this.identity.clientId}-sentinel`, protocol: '3.1.1' },
+                    will: { topic: this.topics.bridgeState, payload: 'offline' },
+                    logger: mqttLogger.child({ connection: 'sentinel' }),
+                  }),
+              }),
+        })
+      : undefined;
+    this.cluster = cluster;
+    cluster?.listen();
     // Commands are taken (and held until the adapters are up) before the first can arrive.
-    const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }));
+    const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }), cluster);
     this.router = router;
     router.listen(this.definitions.map((d) => d.id));
     if (broker && inProcess) this.brokerAddresses = await broker.start();
@@ -168,6 +216,7 @@ export class Gateway {
     const requests = new PlatformRequests(link, this.topics, config.commands.maxPayloadBytes, logger);
     const discovery = new HomeAssistant(link, this.topics, config.homeassistant, logger.child({ component: 'homeassistant' }));
     const core: CoreServices = { link, handover: this.handover, topics: this.topics, metrics: this.metrics, bridge, requests, output: config.output, discovery };
+    if (cluster) core.ownership = cluster;
     const http = createHttpServer({
       ...config.http,
       metrics: this.metrics,
@@ -182,6 +231,7 @@ export class Gateway {
       const devices = new Devices(definition.id, core, definition.config.answers ?? {}, adapterLogger);
       const running: Running = { id: definition.id, devices, listen: undefined };
       devices.forgetStale();
+      cluster?.attach(definition.id, devices);
       this.running.push(running);
       let mappings: Mappings | undefined;
       try {
@@ -210,8 +260,12 @@ export class Gateway {
     this.httpAddress = `${config.http.host}:${address.port}`;
 
     this.listenersUp = this.running.every((r) => r.failed === undefined);
-    await link.retain(this.topics.bridgeInfo, this.info());
-    if (this.listenersUp) await link.retain(this.topics.bridgeState, 'online');
+    if (cluster) {
+      await cluster.begin(this.info(), this.listenersUp);
+    } else {
+      await link.retain(this.topics.bridgeInfo, this.info());
+      if (this.listenersUp) await link.retain(this.topics.bridgeState, 'online');
+    }
     this.infoTimer = setInterval(() => this.refreshInfo(), INFO_INTERVAL_MS);
     this.infoTimer.unref();
     logger.info({ http: this.httpAddress, broker: this.brokerAddresses, adapters: this.addresses().adapters }, 'gate2mqtt started');
@@ -275,6 +329,7 @@ export class Gateway {
       version: VERSION,
       startedAt: this.startedAt,
       baseTopic: this.config.baseTopic,
+      instance: { id: this.identity.id, bootId: this.identity.bootId, mode: this.config.instance.mode },
       mqtt: {
         url: redactUrl(this.mqttUrl),
         protocolVersion: this.link?.protocolVersion === 5 ? '5' : '3.1.1',
@@ -293,7 +348,9 @@ export class Gateway {
   private refreshInfo(): void {
     const previous = this.lastInfo;
     const next = this.info();
-    if (next !== previous && this.link) void this.link.retain(this.topics.bridgeInfo, next);
+    if (next === previous || !this.link) return;
+    if (this.cluster) this.cluster.info(next);
+    else void this.link.retain(this.topics.bridgeInfo, next);
   }
 
   /** Stops accepting, publishes every device offline, then `bridge/state` offline, then closes. */
@@ -316,7 +373,8 @@ export class Gateway {
     );
     await this.http?.close();
     if (this.link) {
-      if (this.link.connected) await this.link.retain(this.topics.bridgeState, 'offline');
+      if (this.cluster) await this.cluster.stop();
+      else if (this.link.connected) await this.link.retain(this.topics.bridgeState, 'offline');
       await this.link.stop();
     }
     await this.handover.close();

@@ -136,4 +136,7 @@ export class InProcessLink extends EventEmitter implements Link {
       this.options.logger.warn({ err, topic }, 'retained topic not taken by the broker');
     });
   }
+
+  /** The broker itself keeps what was retained: nothing is said again here. */
+  forget(): void {}
 }

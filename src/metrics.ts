@@ -9,6 +9,9 @@ export class Metrics {
   readonly messagesOut: Counter<'adapter' | 'name'>;
   readonly commands: Counter<'adapter' | 'name' | 'outcome'>;
   readonly commandSeconds: Histogram<'adapter'>;
+  readonly commandsForwarded: Counter<'adapter'>;
+  readonly custodian: Gauge;
+  readonly instancesLive: Gauge;
   readonly protocolErrors: Counter<'adapter' | 'reason'>;
   readonly handoverFailures: Counter<'adapter'>;
   readonly mqttConnected: Gauge;
@@ -54,6 +57,22 @@ export class Metrics {
       help: 'Time from a command on MQTT to its reply.',
       labelNames: ['adapter'],
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.commandsForwarded = new Counter({
+      name: 'gate2mqtt_commands_forwarded_total',
+      help: 'Multi mode: commands handed to the instance holding their device.',
+      labelNames: ['adapter'],
+      registers,
+    });
+    this.custodian = new Gauge({
+      name: 'gate2mqtt_instance_custodian',
+      help: 'Multi mode: 1 while this instance has custody of commands from the broker.',
+      registers,
+    });
+    this.instancesLive = new Gauge({
+      name: 'gate2mqtt_instances_live',
+      help: 'Multi mode: live instances on this base topic, this one included, as of its last lease refresh.',
       registers,
     });
     this.protocolErrors = new Counter({

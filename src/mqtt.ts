@@ -34,6 +34,8 @@ export interface Link {
   publishQueued(topic: string, payload: string | Buffer, options?: PublishOptions): void;
   /** A retained topic the gateway owns: published now and again after every reconnect. */
   retain(topic: string, payload: string | Buffer): Promise<void>;
+  /** No longer the gateway's to say again after a reconnect (another instance holds it now). */
+  forget(topic: string): void;
 }
 
 export interface LinkOptions {
@@ -240,6 +242,10 @@ export class MqttLink extends EventEmitter implements Link {
     return this.publish(topic, payload, { retain: true }).catch((err: unknown) => {
       this.options.logger.warn({ err, topic }, 'retained topic not acknowledged; it is sent again on reconnect');
     });
+  }
+
+  forget(topic: string): void {
+    this.retained.delete(topic);
   }
 
   private packetOptions(options: PublishOptions): { qos: 1; retain: boolean; properties?: { correlationData: Buffer } } {

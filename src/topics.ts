@@ -83,6 +83,21 @@ export class Topics {
     return topic.slice(this.base.length + 1).split('/')[1];
   }
 
+  /** Multi mode: one instance's own retained state and info. */
+  instance(id: string, kind: 'state' | 'info'): string {
+    return `${this.base}/bridge/${id}/${kind}`;
+  }
+
+  /** Multi mode, between instances: commands handed to the instance that holds their device, and
+   *  notices that a device of it connected to another instance. */
+  internal(id: string, kind: 'forward' | 'released'): string {
+    return `${this.base}/bridge/${id}/${kind}`;
+  }
+
+  instanceStateFilter(): string {
+    return `${this.base}/bridge/+/state`;
+  }
+
   requestReplyFilter(adapter: string): string {
     return `${this.base}/${adapter}/+/request/+/reply`;
   }

@@ -1,0 +1,94 @@
+// Several gateway instances in multi mode on one broker and base topic, in this process: each a
+// real Gateway with its own listeners, all sharing one Redis registry under a prefix of the test's
+// own (its keys deleted at teardown). The machine's Redis at 127.0.0.1:6379.
+import { randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { pino } from 'pino';
+import { createQyznAdapter } from '../../adapters/qyzn/adapter.js';
+import { QyznSimulator, type SimulatorOptions } from '../../sim/qyzn/simulator.js';
+import type { DeepPartial, GatewayConfig } from '../../src/config.js';
+import { Gateway } from '../../src/gateway.js';
+import { testConfig, uniqueBase, type Teardown } from './harness.js';
+
+export const REDIS_URL = process.env.GATE2MQTT_TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export const SECRET = 'scale-secret';
+
+export interface Instance {
+  id: string;
+  gateway: Gateway;
+  /** The qyzn listener's port. */
+  port: number;
+  httpUrl: string;
+}
+
+export interface Fleet {
+  base: string;
+  prefix: string;
+  mqttUrl: string;
+  instances: Instance[];
+  /** Starts one more instance (or one again, with the id of a stopped one). */
+  start(id: string): Promise<Instance>;
+  /** A qyzn terminal connecting to `instance`. */
+  device(serial: string, instance: Instance, options?: Partial<SimulatorOptions>): QyznSimulator;
+  /** Keys of the registry now. */
+  keys(): Promise<string[]>;
+}
+
+export interface FleetOptions {
+  mqttUrl: string;
+  count: number;
+  /** Short, so a dead instance is found quickly. Default 900. */
+  leaseMs?: number;
+  config?: DeepPartial<GatewayConfig>;
+}
+
+export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> {
+  const base = uniqueBase();
+  const prefix = `g2mtest:${randomUUID().slice(0, 8)}:`;
+  const redis = new Redis(REDIS_URL);
+  const keys = (): Promise<string[]> => redis.keys(`${prefix}*`);
+  t.teardown(async () => {
+    const left = await keys();
+    if (left.length > 0) await redis.del(...left);
+    await redis.quit();
+  });
+  const instances: Instance[] = [];
+  const start = async (id: string): Promise<Instance> => {
+    const overrides: DeepPartial<GatewayConfig> = {
+      ...options.config,
+      baseTopic: base,
+      homeassistant: { enabled: false },
+      mqtt: { url: options.mqttUrl, clientId: `g2mtest-${id}-${prefix}`, reconnectPeriodMs: 200, ...options.config?.mqtt },
+      instance: { id, mode: 'multi', redisUrl: REDIS_URL, redisPrefix: prefix, leaseMs: options.leaseMs ?? 900 },
+      qyzn: { secret: SECRET, host: '127.0.0.1', port: 0, ...options.config?.qyzn },
+    };
+    const config = testConfig(overrides);
+    const gateway = new Gateway(config, {
+      adapters: [{ id: 'qyzn', factory: createQyznAdapter, config: config.qyzn }],
+      logger: pino({ level: config.log.level }, pino.destination(2)).child({ instance: id }),
+    });
+    t.teardown(() => gateway.stop());
+    await gateway.start();
+    const listen = gateway.addresses().adapters.qyzn ?? '';
+    const instance = { id, gateway, port: Number(listen.slice(listen.lastIndexOf(':') + 1)), httpUrl: `http://${gateway.addresses().http ?? ''}` };
+    const at = instances.findIndex((i) => i.id === id);
+    if (at >= 0) instances[at] = instance;
+    else instances.push(instance);
+    return instance;
+  };
+  // One after another: each finds the ones before it alive.
+  for (let i = 1; i <= options.count; i++) await start(`inst-${i}`);
+  return {
+    base,
+    prefix,
+    mqttUrl: options.mqttUrl,
+    instances,
+    start,
+    keys,
+    device(serial, instance, more = {}) {
+      const sim = new QyznSimulator({ host: '127.0.0.1', port: instance.port, serial, secret: SECRET, heartbeatMs: 0, responseTimeoutMs: 8000, ...more });
+      t.teardown(() => sim.destroy());
+      return sim;
+    },
+  };
+}
