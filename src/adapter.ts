@@ -75,8 +75,10 @@ export interface DeviceHandle {
    *  second publish. A failed run is forgotten, so the device's retry runs again. Bounded per device.
    *  Keys are remembered for this connection only (sequence numbers that restart with it), or, with
    *  `scope: 'device'`, across reconnects of the device (ids the device keeps: a wsdoor `eventid`
-   *  resent on a new connection after its answer was lost with the old one). */
-  dedupe<T>(key: string, work: () => Promise<T>, options?: { scope?: 'connection' | 'device' }): Promise<T>;
+   *  resent on a new connection after its answer was lost with the old one); in multi-instance mode
+   *  also across instances (the device may resend to another), which is why such work has no result. */
+  dedupe<T>(key: string, work: () => Promise<T>, options?: { scope?: 'connection' }): Promise<T>;
+  dedupe(key: string, work: () => Promise<void>, options: { scope: 'device' }): Promise<void>;
   /** A device request needing the platform: `mqtt` mode publishes `request/{name}` and waits for
    *  `request/{name}/reply`, `local` mode publishes `event/{name}`; both fall back to `fallback`. */
   request(name: string, data: JsonObject, fallback: JsonObject, options?: UplinkOptions): Promise<PlatformAnswer>;

@@ -17,11 +17,18 @@ export interface ClusterOptions {
   topics: Topics;
   metrics: Metrics;
   leaseMs: number;
+  /** How long a device message may wait for the broker: another instance's run of a retransmission
+   *  is waited for that long. */
+  publishTimeoutMs: number;
   logger: Logger;
   /** External broker: a connection of its own whose will sets `{base}/bridge/state` offline, held
    *  while this is the only live instance (a will is fixed at CONNECT; see docs/scale-out.md). */
   sentinel?: () => Link;
 }
+
+/** A device-scoped retransmission key is remembered across instances this long: a device resends
+ *  within seconds of losing its answer, not hours later. */
+const RETRANSMISSION_KEEP_MS = 10 * 60_000;
 
 export class Cluster implements Ownership, Custody {
   readonly self: string;
@@ -67,6 +74,10 @@ export class Cluster implements Ownership, Custody {
 
   release(adapter: string, deviceId: string): Promise<boolean> {
     return this.options.registry.release(adapter, deviceId);
+  }
+
+  once(adapter: string, deviceId: string, key: string, work: () => Promise<void>): Promise<void> {
+    return this.options.registry.once(`${adapter}/${deviceId}`, key, work, { pendingMs: this.options.publishTimeoutMs + 1000, keepMs: RETRANSMISSION_KEEP_MS });
   }
 
   async held(adapter: string, deviceId: string): Promise<boolean> {

@@ -50,6 +50,9 @@ export interface Ownership {
   release(adapter: string, deviceId: string): Promise<boolean>;
   /** Whether a live instance holds the device. */
   held(adapter: string, deviceId: string): Promise<boolean>;
+  /** Runs `work` unless some instance ran it for this key of the device already (a device-scoped
+   *  retransmission that reached another instance); waits for a run still going on elsewhere. */
+  once(adapter: string, deviceId: string, key: string, work: () => Promise<void>): Promise<void>;
 }
 
 /** Retransmissions remembered per device; a device retransmits its last few messages, not more. */
@@ -391,8 +394,13 @@ class Device implements DeviceHandle {
     }
   }
 
-  dedupe<T>(key: string, work: () => Promise<T>, options: { scope?: 'connection' | 'device' } = {}): Promise<T> {
-    return once(options.scope === 'device' ? this.registry.memory(this.deviceId) : this.seen, key, work);
+  dedupe<T>(key: string, work: () => Promise<T>, options?: { scope?: 'connection' }): Promise<T>;
+  dedupe(key: string, work: () => Promise<void>, options: { scope: 'device' }): Promise<void>;
+  dedupe(key: string, work: () => Promise<unknown>, options: { scope?: 'connection' | 'device' } = {}): Promise<unknown> {
+    if (options.scope !== 'device') return once(this.seen, key, work);
+    const { ownership } = this.core;
+    const run = ownership ? () => ownership.once(this.adapter, this.deviceId, key, work as () => Promise<void>) : work;
+    return once(this.registry.memory(this.deviceId), key, run);
   }
 
   async request(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions = {}): Promise<PlatformAnswer> {

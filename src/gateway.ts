@@ -172,6 +172,7 @@ export class Gateway {
           topics: this.topics,
           metrics: this.metrics,
           leaseMs: config.instance.leaseMs,
+          publishTimeoutMs: config.mqtt.publishTimeoutMs,
           logger: logger.child({ component: 'instances' }),
           ...(broker
             ? {}

@@ -70,6 +70,12 @@ const SCRIPTS = {
     numberOfKeys: 1,
     lua: `local v = redis.call('GET', KEYS[1]); if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 1 end; if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); return 1 end; return 0`,
   },
+  // KEYS: a retransmission key. ARGV: holder, ms. 'run' when it is this caller's to run now,
+  // 'done' when some instance published it, 'wait' while another runs it.
+  seen: {
+    numberOfKeys: 1,
+    lua: `if redis.call('SET', KEYS[1], 'pending:' .. ARGV[1], 'PX', ARGV[2], 'NX') then return 'run' end; if redis.call('GET', KEYS[1]) == 'done' then return 'done' end; return 'wait'`,
+  },
   // KEYS: lease. ARGV: value. Deleted only if ours.
   drop: {
     numberOfKeys: 1,
@@ -223,6 +229,30 @@ export class OwnerRegistry {
   async owner(adapter: string, deviceId: string): Promise<string | undefined> {
     const holder = (await this.redis.owner(this.key('owner', `${adapter}/${deviceId}`), this.prefix)) as string | null;
     return holder ?? undefined;
+  }
+
+  /** A device-scoped retransmission key (wsdoor `eventid`, wscam `request_id`) across instances:
+   *  `work` runs unless another instance ran it; a run going on elsewhere is waited for. A failed
+   *  run is forgotten, as within one instance. Kept `keepMs` once done. */
+  async once(member: string, key: string, work: () => Promise<void>, options: { pendingMs: number; keepMs: number }): Promise<void> {
+    const k = this.key('seen', `${member}:${key}`);
+    const deadline = Date.now() + options.pendingMs;
+    for (;;) {
+      const state = (await this.redis.seen(k, this.holder, options.pendingMs)) as 'run' | 'done' | 'wait';
+      if (state === 'done') return;
+      if (state === 'run') break;
+      // Another instance is publishing it (the device moved meanwhile); its lease on the key ends
+      // with pendingMs, after which this one runs it.
+      if (Date.now() > deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
+    try {
+      await work();
+    } catch (err) {
+      await this.redis.drop(k, `pending:${this.holder}`).catch(() => undefined);
+      throw err;
+    }
+    await this.redis.set(k, 'done', 'PX', options.keepMs);
   }
 
   /** Live holders other than this one. */

@@ -69,8 +69,9 @@ export class EchoAdapter implements Adapter {
         const name = message.event;
         const device = handle;
         const publish = (): Promise<void> => device.uplink(name, isObject(message.data) ? message.data : {}, { media: ['img'] });
-        const scope = message.scope === 'device' ? 'device' : 'connection';
-        const run = typeof message.key === 'string' ? device.dedupe(message.key, publish, { scope }) : publish();
+        const key = typeof message.key === 'string' ? message.key : undefined;
+        const run =
+          key === undefined ? publish() : message.scope === 'device' ? device.dedupe(key, publish, { scope: 'device' }) : device.dedupe(key, publish);
         run.then(
           () => send({ ack: name, ok: true }),
           () => send({ ack: name, ok: false }),

@@ -6,6 +6,9 @@ import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { createQyznAdapter } from '../../adapters/qyzn/adapter.js';
 import { QyznSimulator, type SimulatorOptions } from '../../sim/qyzn/simulator.js';
+import { createWsdoorAdapter } from '../../adapters/wsdoor/adapter.js';
+import { DoorSimulator } from '../../sim/wsdoor/simulator.js';
+import type { AdapterDefinition } from '../../src/gateway.js';
 import type { DeepPartial, GatewayConfig } from '../../src/config.js';
 import { Gateway } from '../../src/gateway.js';
 import { testConfig, uniqueBase, type Teardown } from './harness.js';
@@ -18,6 +21,8 @@ export interface Instance {
   gateway: Gateway;
   /** The qyzn listener's port. */
   port: number;
+  /** The wsdoor listener's URL. */
+  wsdoorUrl: string;
   httpUrl: string;
 }
 
@@ -30,6 +35,8 @@ export interface Fleet {
   start(id: string): Promise<Instance>;
   /** A qyzn terminal connecting to `instance`. */
   device(serial: string, instance: Instance, options?: Partial<SimulatorOptions>): QyznSimulator;
+  /** A wsdoor terminal connected (not registered) to `instance`. */
+  door(sn: string, instance: Instance): Promise<DoorSimulator>;
   /** Keys of the registry now. */
   keys(): Promise<string[]>;
 }
@@ -61,16 +68,26 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
       mqtt: { url: options.mqttUrl, clientId: `g2mtest-${id}-${prefix}`, reconnectPeriodMs: 200, ...options.config?.mqtt },
       instance: { id, mode: 'multi', redisUrl: REDIS_URL, redisPrefix: prefix, leaseMs: options.leaseMs ?? 900 },
       qyzn: { secret: SECRET, host: '127.0.0.1', port: 0, ...options.config?.qyzn },
+      wsdoor: { host: '127.0.0.1', port: 0, ...options.config?.wsdoor },
     };
     const config = testConfig(overrides);
     const gateway = new Gateway(config, {
-      adapters: [{ id: 'qyzn', factory: createQyznAdapter, config: config.qyzn }],
+      adapters: [
+        { id: 'qyzn', factory: createQyznAdapter, config: config.qyzn },
+        { id: 'wsdoor', factory: createWsdoorAdapter as AdapterDefinition['factory'], config: config.wsdoor },
+      ],
       logger: pino({ level: config.log.level }, pino.destination(2)).child({ instance: id }),
     });
     t.teardown(() => gateway.stop());
     await gateway.start();
     const listen = gateway.addresses().adapters.qyzn ?? '';
-    const instance = { id, gateway, port: Number(listen.slice(listen.lastIndexOf(':') + 1)), httpUrl: `http://${gateway.addresses().http ?? ''}` };
+    const instance = {
+      id,
+      gateway,
+      port: Number(listen.slice(listen.lastIndexOf(':') + 1)),
+      wsdoorUrl: `ws://${gateway.addresses().adapters.wsdoor ?? ''}/any/path`,
+      httpUrl: `http://${gateway.addresses().http ?? ''}`,
+    };
     const at = instances.findIndex((i) => i.id === id);
     if (at >= 0) instances[at] = instance;
     else instances.push(instance);
@@ -88,6 +105,12 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
     device(serial, instance, more = {}) {
       const sim = new QyznSimulator({ host: '127.0.0.1', port: instance.port, serial, secret: SECRET, heartbeatMs: 0, responseTimeoutMs: 8000, ...more });
       t.teardown(() => sim.destroy());
+      return sim;
+    },
+    async door(sn, instance) {
+      const sim = new DoorSimulator({ url: instance.wsdoorUrl, sn, autoHeartbeat: false, answerTimeoutMs: 8000 });
+      await sim.connect();
+      t.teardown(() => sim.close().catch(() => undefined));
       return sim;
     },
   };

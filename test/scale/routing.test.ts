@@ -120,6 +120,27 @@ t.test('churn: a device hopping between instances, its old connection dropped ea
   t.same(said.filter((p) => p !== 'online'), [], `never offline across ${HOPS} moves`);
 });
 
+t.test('a wsdoor event resent to another instance (its answer lost with the old connection) is published once', async (t) => {
+  const url = await externalBroker(t);
+  const f = await fleet(t, { mqttUrl: url, count: 2 });
+  const [a, b] = f.instances as [typeof f.instances[0], typeof f.instances[0]];
+  const inbox = await connectClient(t, url);
+  await inbox.subscribe([`${f.base}/#`]);
+  const events = `${f.base}/wsdoor/DOOR-1/event/realtimeEvent`;
+  const first = await f.door('DOOR-1', a);
+  await first.register();
+  t.match(await first.sendEvent({ eventid: 'x1' }), { code: '200' }, 'answered on the first instance');
+  await inbox.json(events, (e) => (e.data as { eventid?: string }).eventid === 'x1');
+  await first.close();
+  const second = await f.door('DOOR-1', b);
+  await second.register();
+  t.match(await second.sendEvent({ eventid: 'x1' }), { code: '200' }, 'the resend is answered by the second instance');
+  t.match(await second.sendEvent({ eventid: 'x2' }), { code: '200' });
+  await inbox.json(events, (e) => (e.data as { eventid?: string }).eventid === 'x2');
+  const ids = inbox.history((topic) => topic === events).map((m) => (JSON.parse(m.payload.toString()) as { data: { eventid: string } }).data.eventid);
+  t.same(ids, ['x1', 'x2'], 'x1 published once, on the first instance; x2 once');
+});
+
 t.test('a clean stop: its devices offline, its state offline; the aggregate goes offline with the last instance', async (t) => {
   const url = await externalBroker(t);
   const f = await fleet(t, { mqttUrl: url, count: 2 });
