@@ -37,6 +37,8 @@ export class Cluster implements Ownership, Custody {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private stopping = false;
+  /** The gateway is up: custody may be taken, dead instances reaped, the sentinel held. */
+  private up = false;
   private sentinel: Link | undefined;
 
   constructor(options: ClusterOptions) {
@@ -44,8 +46,14 @@ export class Cluster implements Ownership, Custody {
     this.self = options.identity.id;
   }
 
-  get holding(): boolean {
-    return !this.stopping && this.options.registry.custodian;
+  admit(received: number): boolean | Promise<boolean> {
+    const { registry } = this.options;
+    if (this.stopping || !this.up) return false;
+    if (registry.custodyAt(received)) return true;
+    if (!registry.custodyLapsed(received)) return false;
+    // Two refreshes at most: one may have been sent before the command arrived.
+    const confirmed = (): boolean => registry.custodyAt(received);
+    return this.tick().then(() => confirmed() || (registry.custodyLapsed(received) ? this.tick().then(confirmed) : false));
   }
 
   /** Before the link connects: the notices that a device of this instance moved to another. */
@@ -110,17 +118,24 @@ export class Cluster implements Ownership, Custody {
     devices.movedAway(deviceId, instanceOfHolder(owner ?? holder));
   }
 
-  /** The gateway is up: this instance's info and state, the aggregate, and the lease refreshes. */
+  /** From the registry's start on, the lease is refreshed (a start may take longer than the lease);
+   *  custody is taken only once the gateway is up (begin). */
+  keepAlive(): void {
+    this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(this.options.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  /** The gateway is up: this instance's info and state, the aggregate, and custody of commands. */
   async begin(info: string, online: boolean): Promise<void> {
-    const { link, topics, leaseMs } = this.options;
+    const { link, topics } = this.options;
     await link.retain(topics.instance(this.self, 'info'), info);
     if (online) {
       await link.retain(topics.instance(this.self, 'state'), 'online');
       await link.retain(topics.bridgeState, 'online');
     }
+    this.up = true;
+    await this.ticking;
     await this.tick();
-    this.timer = setInterval(() => void this.tick(), Math.max(50, Math.floor(leaseMs / 3)));
-    this.timer.unref();
   }
 
   info(info: string): void {
@@ -135,15 +150,32 @@ export class Cluster implements Ownership, Custody {
   private async refresh(): Promise<void> {
     const { registry, metrics, logger } = this.options;
     try {
-      const tick = await registry.tick({ custody: !this.stopping });
+      const tick = await registry.tick({ custody: this.up && !this.stopping });
       metrics.custodian.set(tick.custodian ? 1 : 0);
       metrics.instancesLive.set(tick.others.length + 1);
       for (const { holder, devices } of tick.reaped) await this.reaped(holder, devices, tick.others);
-      await this.keepSentinel(tick.others.length === 0);
+      if (tick.revived && this.up) this.reclaim();
+      if (this.up) await this.keepSentinel(tick.others.length === 0);
     } catch (err) {
       metrics.custodian.set(0);
       logger.warn({ err: (err as Error).message }, 'owner registry lease not refreshed; custody of commands is given up until it is');
     }
+  }
+
+  /** Taken for dead after a stall: every device still connected here is claimed again and said
+   *  online (a survivor said it offline). */
+  private reclaim(): void {
+    const { link, topics, logger } = this.options;
+    let count = 0;
+    for (const [adapter, devices] of this.adapters) {
+      for (const device of devices.list()) {
+        if (!device.online) continue;
+        count += 1;
+        this.claim(adapter, device.deviceId);
+        void link.retain(topics.device(adapter, device.deviceId, 'availability'), 'online');
+      }
+    }
+    logger.warn({ devices: count }, 'this instance was taken for dead (a stall longer than instance.leaseMs): its devices claimed again');
   }
 
   /** A dead instance's devices, released from the registry now: offline, unless they connected
@@ -171,12 +203,16 @@ export class Cluster implements Ownership, Custody {
     if (alone && !this.sentinel) {
       const sentinel = factory();
       this.sentinel = sentinel;
-      await sentinel.start().catch((err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'bridge state sentinel not connected'));
+      await sentinel.start().then(
+        () => this.options.logger.info('bridge state sentinel open: this is the only live instance, its death sets bridge/state offline'),
+        (err: unknown) => this.options.logger.warn({ err: (err as Error).message }, 'bridge state sentinel not connected'),
+      );
     } else if (!alone && this.sentinel) {
       const sentinel = this.sentinel;
       this.sentinel = undefined;
       // A clean DISCONNECT: its will is discarded, another instance is alive.
       await sentinel.stop();
+      this.options.logger.info('bridge state sentinel closed: another instance is alive');
     }
   }
 

@@ -46,8 +46,9 @@ interface Route {
 export interface Custody {
   /** This instance's id: its forward topic. */
   readonly self: string;
-  /** Whether this instance has custody of commands now: only the custodian acts on one. */
-  readonly holding: boolean;
+  /** Whether a command received at `received` is this instance's to act on (it had custody of
+   *  commands then); a promise when the answer needs the next lease refresh. */
+  admit(received: number): boolean | Promise<boolean>;
   /** The other live instance holding the device, or undefined: the command is run here. */
   elsewhere(adapter: string, deviceId: string): Promise<string | undefined>;
 }
@@ -120,8 +121,14 @@ export class CommandRouter {
       this.link.subscribe(this.topics.commandFilter(adapter), (topic, payload, packet) => {
         // Every instance gets every command; custody is judged as it arrives, so a session's
         // commands queued while this instance was away (and answered by another) are not run again.
-        if (custody && !custody.holding) return;
-        void this.handle(topic, payload, packet, Date.now());
+        const received = Date.now();
+        const admitted = custody ? custody.admit(received) : true;
+        if (admitted === true) void this.handle(topic, payload, packet, received);
+        else if (admitted !== false) {
+          void admitted.then((ok) => {
+            if (ok) void this.handle(topic, payload, packet, received);
+          });
+        }
       });
     }
     if (custody) {

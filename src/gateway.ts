@@ -189,6 +189,7 @@ export class Gateway {
       : undefined;
     this.cluster = cluster;
     cluster?.listen();
+    cluster?.keepAlive();
     // Commands are taken (and held until the adapters are up) before the first can arrive.
     const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }), cluster);
     this.router = router;

@@ -65,10 +65,10 @@ const SCRIPTS = {
     numberOfKeys: 1,
     lua: `${LIVE} local v = redis.call('GET', KEYS[1]); if v and live(ARGV[1], v) then return v end; return false`,
   },
-  // KEYS: lease. ARGV: value, ms. Kept when it is ours, taken when it is free; 1 if held now.
+  // KEYS: lease. ARGV: value, ms. 1 kept (it never left us), 2 taken (it was free), 0 another's.
   lease: {
     numberOfKeys: 1,
-    lua: `local v = redis.call('GET', KEYS[1]); if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 1 end; if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); return 1 end; return 0`,
+    lua: `local v = redis.call('GET', KEYS[1]); if v == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]); return 1 end; if not v then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]); return 2 end; return 0`,
   },
   // KEYS: a retransmission key. ARGV: holder, ms. 'run' when it is this caller's to run now,
   // 'done' when some instance published it, 'wait' while another runs it.
@@ -124,6 +124,9 @@ export interface Tick {
   others: string[];
   /** Devices (`{adapter}/{deviceId}`) of dead instances, released now: the caller says them offline. */
   reaped: Array<{ holder: string; devices: string[] }>;
+  /** This boot had been reaped while alive (stalled longer than its lease): its devices must be
+   *  claimed again. */
+  revived: boolean;
 }
 
 export class OwnerRegistry {
@@ -131,8 +134,11 @@ export class OwnerRegistry {
   private readonly options: RegistryOptions;
   private readonly prefix: string;
   private readonly redis: Scripted;
-  /** Until when custody is ours, as of the last successful refresh (a third of the lease kept spare:
-   *  custody ends here before the lease can have passed to another). */
+  /** Custody is ours for commands received in [custodySince, custodyUntil): since it was taken
+   *  (when Redis said so: the previous holder's lease had run out by then), until a tenth of the
+   *  lease before it can run out, counted from when the last refresh was sent (Redis counts from
+   *  later). A refresh that finds the lease still ours extends it without a gap. */
+  private custodySince = 0;
   private custodyUntil = 0;
 
   constructor(options: RegistryOptions) {
@@ -180,9 +186,15 @@ export class OwnerRegistry {
     await this.redis.sadd(this.key('boots', 'all'), this.holder);
   }
 
-  /** Custody of commands from the broker: judged when a command arrives. */
-  get custodian(): boolean {
-    return Date.now() < this.custodyUntil;
+  /** Whether a command received at `received` is this instance's to act on. */
+  custodyAt(received: number): boolean {
+    return this.custodySince > 0 && this.custodySince <= received && received < this.custodyUntil;
+  }
+
+  /** Custody was ours and lapsed here only (a late refresh, a busy event loop): the next refresh
+   *  tells whether it never left us. */
+  custodyLapsed(received: number): boolean {
+    return this.custodySince > 0 && this.custodySince <= received && received >= this.custodyUntil;
   }
 
   /** Refreshes this instance's lease and custody (taking custody if free), finds dead instances
@@ -193,14 +205,24 @@ export class OwnerRegistry {
     const own = await this.redis.lease(this.key('instance', identity.id), identity.bootId, leaseMs);
     if (own !== 1) {
       // Our lease lapsed (a stall longer than it) and somebody took our id: custody is not ours.
+      this.custodySince = 0;
       this.custodyUntil = 0;
       throw new Error(`the lease of instance.id ${identity.id} is held by another boot`);
     }
-    const custody = options.custody ? await this.redis.lease(this.key('custodian', 'commands'), this.holder, leaseMs) : 0;
-    this.custodyUntil = custody === 1 ? started + (leaseMs * 2) / 3 : 0;
+    // A stall longer than the lease may have had this boot reaped as dead (its records deleted,
+    // its devices said offline): it is alive again, and says so.
+    const revived = (await this.redis.sadd(this.key('boots', 'all'), this.holder)) === 1;
+    const custody = options.custody ? ((await this.redis.lease(this.key('custodian', 'commands'), this.holder, leaseMs)) as number) : 0;
+    if (custody === 0) {
+      this.custodySince = 0;
+      this.custodyUntil = 0;
+    } else {
+      if (custody === 2 || this.custodySince === 0) this.custodySince = Date.now();
+      this.custodyUntil = started + leaseMs * 0.9;
+    }
     const live = (await this.redis.liveHolders(this.key('boots', 'all'), this.prefix)) as string[];
     const reaped: Tick['reaped'] = [];
-    if (custody === 1) {
+    if (custody !== 0) {
       const all = await this.redis.smembers(this.key('boots', 'all'));
       for (const holder of all) {
         if (holder === this.holder || live.includes(holder)) continue;
@@ -208,7 +230,7 @@ export class OwnerRegistry {
         if (devices) reaped.push({ holder, devices });
       }
     }
-    return { custodian: custody === 1, others: live.filter((h) => h !== this.holder), reaped };
+    return { custodian: custody !== 0, others: live.filter((h) => h !== this.holder), reaped, revived };
   }
 
   /** This instance holds the device now; returns the previous holder if that was another. */
@@ -264,6 +286,7 @@ export class OwnerRegistry {
   /** A clean stop: custody and the lease given up, this boot forgotten. Devices were released one by one. */
   async stop(): Promise<void> {
     const { identity } = this.options;
+    this.custodySince = 0;
     this.custodyUntil = 0;
     try {
       await this.redis.drop(this.key('custodian', 'commands'), this.holder);

@@ -44,7 +44,8 @@ export interface Fleet {
 export interface FleetOptions {
   mqttUrl: string;
   count: number;
-  /** Short, so a dead instance is found quickly. Default 900. */
+  /** Short, so a dead instance is found quickly; long enough that a loaded machine does not stall
+   *  an instance past it. Default 1500. */
   leaseMs?: number;
   config?: DeepPartial<GatewayConfig>;
 }
@@ -66,7 +67,7 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
       baseTopic: base,
       homeassistant: { enabled: false },
       mqtt: { url: options.mqttUrl, clientId: `g2mtest-${id}-${prefix}`, reconnectPeriodMs: 200, ...options.config?.mqtt },
-      instance: { id, mode: 'multi', redisUrl: REDIS_URL, redisPrefix: prefix, leaseMs: options.leaseMs ?? 900 },
+      instance: { id, mode: 'multi', redisUrl: REDIS_URL, redisPrefix: prefix, leaseMs: options.leaseMs ?? 1500 },
       qyzn: { secret: SECRET, host: '127.0.0.1', port: 0, ...options.config?.qyzn },
       wsdoor: { host: '127.0.0.1', port: 0, ...options.config?.wsdoor },
     };
