@@ -19,7 +19,8 @@ export const SECRET = 'scale-secret';
 export interface Instance {
   id: string;
   gateway: Gateway;
-  /** The qyzn listener's port. */
+  /** The qyzn listener's host:port, and its port. */
+  qyzn: string;
   port: number;
   /** The wsdoor listener's URL. */
   wsdoorUrl: string;
@@ -34,7 +35,8 @@ export interface Fleet {
   /** Starts one more instance (or one again, with the id of a stopped one). */
   start(id: string): Promise<Instance>;
   /** A qyzn terminal connecting to `instance`. */
-  device(serial: string, instance: Instance, options?: Partial<SimulatorOptions>): QyznSimulator;
+  /** A qyzn terminal connecting to `instance` (or to a host:port, a load balancer's). */
+  device(serial: string, instance: Instance | { port: number }, options?: Partial<SimulatorOptions>): QyznSimulator;
   /** A wsdoor terminal connected (not registered) to `instance`. */
   door(sn: string, instance: Instance): Promise<DoorSimulator>;
   /** Keys of the registry now. */
@@ -42,7 +44,10 @@ export interface Fleet {
 }
 
 export interface FleetOptions {
+  /** Where the test's clients connect; the instances too, unless `mqttUrls`. */
   mqttUrl: string;
+  /** Instance i connects to mqttUrls[i % length] (the nodes of a broker cluster). */
+  mqttUrls?: string[];
   count: number;
   /** Short, so a dead instance is found quickly; long enough that a loaded machine does not stall
    *  an instance past it. Default 1500. */
@@ -61,12 +66,15 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
     await redis.quit();
   });
   const instances: Instance[] = [];
+  let started = 0;
   const start = async (id: string): Promise<Instance> => {
+    const urls = options.mqttUrls ?? [options.mqttUrl];
+    const mqttUrl = urls[started++ % urls.length] as string;
     const overrides: DeepPartial<GatewayConfig> = {
       ...options.config,
       baseTopic: base,
       homeassistant: { enabled: false },
-      mqtt: { url: options.mqttUrl, clientId: `g2mtest-${id}-${prefix}`, reconnectPeriodMs: 200, ...options.config?.mqtt },
+      mqtt: { url: mqttUrl, clientId: `g2mtest-${id}-${prefix}`, reconnectPeriodMs: 200, ...options.config?.mqtt },
       instance: { id, mode: 'multi', redisUrl: REDIS_URL, redisPrefix: prefix, leaseMs: options.leaseMs ?? 1500 },
       qyzn: { secret: SECRET, host: '127.0.0.1', port: 0, ...options.config?.qyzn },
       wsdoor: { host: '127.0.0.1', port: 0, ...options.config?.wsdoor },
@@ -85,6 +93,7 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
     const instance = {
       id,
       gateway,
+      qyzn: listen,
       port: Number(listen.slice(listen.lastIndexOf(':') + 1)),
       wsdoorUrl: `ws://${gateway.addresses().adapters.wsdoor ?? ''}/any/path`,
       httpUrl: `http://${gateway.addresses().http ?? ''}`,
