@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import { TopicAcl } from './acl.js';
 import { clusterPrefix, nextBrokerId, openBrokerStore, type BrokerStore, type BrokerStoreOptions } from './broker-store.js';
 import type { BrokerClusterConfig, BrokerUser } from './config.js';
+import { deliverAfterConnack } from './connack-first.js';
 import { ConfigError, PortInUseError } from './errors.js';
 import { listen } from './listen.js';
 import { PasswordCheck } from './passwd.js';
@@ -180,7 +181,7 @@ export class EmbeddedBroker {
     const accept = (socket: Socket): void => {
       if ((socket as TLSSocket).authorized === true) this.certified.add(socket);
       // batchWrites: what a turn delivers to a client leaves in one write, not one per PUBLISH.
-      aedes.handle(batchWrites(socket));
+      deliverAfterConnack(aedes, aedes.handle(batchWrites(socket)));
     };
     // noDelay: QoS 1 is a small-packet ping-pong; Nagle would hold each PUBACK back by up to 40 ms.
     this.tcp = tlsOptions
@@ -200,7 +201,7 @@ export class EmbeddedBroker {
       this.wss.on('connection', (socket, request) => {
         const stream = createWebSocketStream(socket);
         if ((request.socket as TLSSocket).authorized === true) this.certified.add(stream);
-        aedes.handle(stream, request);
+        deliverAfterConnack(aedes, aedes.handle(stream, request));
       });
       ws = `${tls ? 'wss' : 'ws'}://${host}:${boundWs}`;
     }
