@@ -12,7 +12,7 @@ import redisPersistence from 'aedes-persistence-redis';
 import { ClassicLevel } from 'classic-level';
 import { Redis } from 'ioredis';
 import MQEmitterRedis from 'mqemitter-redis';
-import { BrokerStoreError, ConfigError, GatewayError } from './errors.js';
+import { BrokerClusterError, BrokerStoreError, ConfigError } from './errors.js';
 
 export interface BrokerClusterOptions {
   redisUrl: string;
@@ -36,14 +36,6 @@ export interface BrokerStore {
   mq: object | undefined;
   /** aedes does not close its persistence: the broker's owner does, after aedes closed. */
   close(): Promise<void>;
-}
-
-/** The cluster's Redis cannot be used at start: the start ends rather than run a broker that
- *  would silently be alone (or hang waiting for Redis). */
-export class BrokerClusterError extends GatewayError {
-  constructor(url: string, problem: string, options?: ErrorOptions) {
-    super('G2M_ERR_BROKER_CLUSTER', `broker.cluster.redisUrl ${redactUrl(url)}: ${problem}`, options);
-  }
 }
 
 export async function openBrokerStore(options: BrokerStoreOptions): Promise<BrokerStore> {
@@ -87,7 +79,7 @@ async function openClusterStore(cluster: BrokerClusterOptions): Promise<BrokerSt
     await Promise.all(all.map((c) => c.ready));
   } catch (err) {
     for (const c of all) c.redis.disconnect();
-    throw new BrokerClusterError(redisUrl, (err as Error).message, { cause: err });
+    throw new BrokerClusterError(redactUrl(redisUrl), (err as Error).message, { cause: err });
   }
   const publish = pubConn.redis.publish.bind(pubConn.redis) as (channel: string, message: Buffer) => Promise<number>;
   (pubConn.redis as unknown as { publish: typeof publish }).publish = (channel, message) => publish(prefix + channel, message);
