@@ -13,8 +13,9 @@ import { WebSocketServer, createWebSocketStream } from 'ws';
 import type { IClientOptions } from 'mqtt';
 import type { Logger } from 'pino';
 import { TopicAcl } from './acl.js';
-import { nextBrokerId, openBrokerStore, type BrokerStore, type BrokerStoreOptions } from './broker-store.js';
-import type { BrokerUser } from './config.js';
+import { clusterPrefix, nextBrokerId, openBrokerStore, type BrokerStore, type BrokerStoreOptions } from './broker-store.js';
+import type { BrokerClusterConfig, BrokerUser } from './config.js';
+import { deliverAfterConnack } from './connack-first.js';
 import { ConfigError, PortInUseError } from './errors.js';
 import { listen } from './listen.js';
 import { PasswordCheck } from './passwd.js';
@@ -40,6 +41,8 @@ export interface BrokerOptions {
   /** Default memory. */
   persistence?: BrokerStoreOptions['persistence'];
   dataDir?: string;
+  /** Without a redisUrl: a standalone broker. */
+  cluster?: BrokerClusterConfig;
 }
 
 /** What the gateway's own loopback client passes to MQTT.js: its login, and trust in this
@@ -130,12 +133,28 @@ export class EmbeddedBroker {
     if (this.aedes) return this.aedes;
     const { logger } = this.options;
     // A subscriber that stops reading is cut off after drainTimeout; meanwhile publishes to it wait.
-    const store = await openBrokerStore({ persistence: this.options.persistence ?? 'memory', dataDir: this.options.dataDir ?? '' });
+    const cluster = this.options.cluster?.redisUrl ? this.options.cluster : undefined;
+    const store = await openBrokerStore({
+      persistence: this.options.persistence ?? 'memory',
+      dataDir: this.options.dataDir ?? '',
+      ...(cluster
+        ? {
+            cluster: {
+              redisUrl: cluster.redisUrl,
+              prefix: clusterPrefix(cluster.prefix, this.options.baseTopic ?? ''),
+              onError: (err: Error) => logger.warn({ err: err.message }, 'embedded broker cluster: Redis connection failed'),
+            },
+          }
+        : {}),
+    });
     this.store = store;
+    // Clustered, the brokers find each other through their heartbeats over Redis: one unheard for
+    // 3 beats is taken for dead and the wills of its clients are published by the others.
     const aedes = await Aedes.createBroker({
       id: nextBrokerId(),
       drainTimeout: this.options.drainTimeoutMs ?? 60000,
       persistence: store.persistence,
+      ...(store.mq ? { mq: store.mq, heartbeatInterval: cluster?.heartbeatMs ?? 1000 } : {}),
       ...this.hooks(),
     });
     this.aedes = aedes;
@@ -162,7 +181,7 @@ export class EmbeddedBroker {
     const accept = (socket: Socket): void => {
       if ((socket as TLSSocket).authorized === true) this.certified.add(socket);
       // batchWrites: what a turn delivers to a client leaves in one write, not one per PUBLISH.
-      aedes.handle(batchWrites(socket));
+      deliverAfterConnack(aedes, aedes.handle(batchWrites(socket)));
     };
     // noDelay: QoS 1 is a small-packet ping-pong; Nagle would hold each PUBACK back by up to 40 ms.
     this.tcp = tlsOptions
@@ -182,7 +201,7 @@ export class EmbeddedBroker {
       this.wss.on('connection', (socket, request) => {
         const stream = createWebSocketStream(socket);
         if ((request.socket as TLSSocket).authorized === true) this.certified.add(stream);
-        aedes.handle(stream, request);
+        deliverAfterConnack(aedes, aedes.handle(stream, request));
       });
       ws = `${tls ? 'wss' : 'ws'}://${host}:${boundWs}`;
     }

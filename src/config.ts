@@ -70,6 +70,15 @@ export interface BrokerConfig {
   dataDir: string;
   users: BrokerUser[];
   tls: { cert: string; key: string; ca: string };
+  cluster: BrokerClusterConfig;
+}
+
+export interface BrokerClusterConfig {
+  /** Empty: a standalone broker. */
+  redisUrl: string;
+  /** Empty: `gate2mqtt:{baseTopic}:`. */
+  prefix: string;
+  heartbeatMs: number;
 }
 
 export interface HttpConfig {
@@ -139,6 +148,31 @@ function brokerUrl(value: unknown): void {
   if (value === '') return;
   if (typeof value !== 'string' || !/^(mqtts?|wss?):\/\/[^/]/.test(value)) {
     throw new Error('must be empty (embedded broker) or an mqtt://, mqtts://, ws:// or wss:// URL');
+  }
+}
+
+function clusterRedisUrl(value: unknown): void {
+  if (value === '') return;
+  if (typeof value !== 'string' || !/^rediss?:\/\/[^/\s]/.test(value)) throw new Error('must be empty (a standalone broker) or a redis:// or rediss:// URL');
+}
+
+// The prefix is also part of the pub/sub patterns the brokers subscribe to: a glob character in it
+// would make one cluster hear another's channels.
+function clusterPrefix(value: unknown): void {
+  if (typeof value !== 'string' || /[*?[\]\\\s]/.test(value)) throw new Error('must be a prefix without *, ?, [, ], \\ or spaces');
+}
+
+function positiveInt(value: unknown): void {
+  if (!Number.isInteger(value) || (value as number) < 1) throw new Error('must be a whole number of milliseconds, at least 1');
+}
+
+/** With a cluster, what the broker keeps is in Redis: a local disk store beside it would be a
+ *  second, diverging copy of the same sessions. */
+function checkBrokerCluster(broker: BrokerConfig): void {
+  if (broker.cluster.redisUrl && broker.persistence === 'disk') {
+    throw new ConfigError(
+      'broker.persistence: must be memory with broker.cluster.redisUrl (GATE2MQTT_BROKER_CLUSTER_REDIS_URL) set: the cluster keeps sessions, retained topics and wills in that Redis; set broker.persistence (GATE2MQTT_BROKER_PERSISTENCE) to memory, or leave broker.cluster.redisUrl empty',
+    );
   }
 }
 
@@ -365,6 +399,27 @@ export const schema: Schema<GatewayConfig> = {
       default: 'data/broker',
       env: 'GATE2MQTT_BROKER_DATA_DIR',
     },
+    cluster: {
+      redisUrl: {
+        doc: "Redis (redis:// or rediss://) through which embedded brokers of several gateways run as one cluster: a client may connect to any of them and sees what was published on the others, its persistent session, retained topics and will included (aedes clustering: mqemitter-redis and aedes-persistence-redis). The cluster's state is in Redis, so broker.persistence must be memory. Empty: a standalone broker.",
+        format: clusterRedisUrl,
+        default: '',
+        env: 'GATE2MQTT_BROKER_CLUSTER_REDIS_URL',
+        sensitive: true,
+      },
+      prefix: {
+        doc: 'Prefix of the cluster\'s Redis keys and pub/sub channels. Pub/sub channels are shared by every database of a Redis, so two clusters on one Redis are kept apart only by this. Empty: gate2mqtt:{baseTopic}:.',
+        format: clusterPrefix,
+        default: '',
+        env: 'GATE2MQTT_BROKER_CLUSTER_PREFIX',
+      },
+      heartbeatMs: {
+        doc: 'How often each broker of the cluster tells the others it is alive. A broker unheard for 3 beats is taken for dead: the wills of its clients are published by the others (checked every 4 beats).',
+        format: positiveInt,
+        default: 1000,
+        env: 'GATE2MQTT_BROKER_CLUSTER_HEARTBEAT_MS',
+      },
+    },
   },
   http: {
     host: { doc: 'Address the HTTP server binds to.', format: String, default: '0.0.0.0', env: 'GATE2MQTT_HTTP_HOST' },
@@ -560,6 +615,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     conf.validate({ allowed: 'strict' });
     // convict holds a map keyed by gantry id only as a plain Object; its entries are checked here.
     checkGantryOverrides(conf.get('gantry.gantries'));
+    checkBrokerCluster(conf.get('broker'));
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(formatConvictError(err, file, (path) => shownValue(conf, env, path)));

@@ -53,6 +53,15 @@ export class BrokerStoreError extends GatewayError {
   }
 }
 
+/** The embedded broker's cluster Redis (broker.cluster.redisUrl) cannot be used at start: the start
+ *  ends rather than run a broker that would silently be alone, or hang waiting for Redis. `url`
+ *  comes without its password. */
+export class BrokerClusterError extends GatewayError {
+  constructor(url: string, problem: string, options?: ErrorOptions) {
+    super('G2M_ERR_BROKER_CLUSTER', `broker.cluster.redisUrl ${url}: ${problem}`, options);
+  }
+}
+
 /** The broker could not be reached at start. */
 export class MqttConnectError extends GatewayError {
   constructor(url: string, cause: unknown) {
