@@ -115,9 +115,9 @@ export class Gateway {
     // Before anything listens: a buffer that cannot be opened stops the start.
     await this.handover.open();
     const multi = config.instance.mode === 'multi';
-    if (multi && !config.mqtt.url) {
+    if (multi && !config.mqtt.url && !config.broker.cluster.redisUrl) {
       throw new InstanceError(
-        'instance.mode multi needs one broker shared by the instances: an external broker (mqtt.url, GATE2MQTT_MQTT_URL); each embedded broker is its own',
+        'instance.mode multi needs one broker shared by the instances: an external broker (mqtt.url, GATE2MQTT_MQTT_URL), or the embedded brokers clustered over Redis (broker.cluster.redisUrl, GATE2MQTT_BROKER_CLUSTER_REDIS_URL); a standalone embedded broker is its own',
       );
     }
     // Before anything listens: an id another live instance holds, or no Redis, stops the start.

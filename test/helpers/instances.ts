@@ -44,8 +44,10 @@ export interface Fleet {
 }
 
 export interface FleetOptions {
-  /** Where the test's clients connect; the instances too, unless `mqttUrls`. */
-  mqttUrl: string;
+  /** Where the test's clients connect; the instances too, unless `mqttUrls`. 'embedded': each
+   *  instance runs its embedded broker, the brokers clustered over Redis; clients connect to the
+   *  first instance's. */
+  mqttUrl: string | 'embedded';
   /** Instance i connects to mqttUrls[i % length] (the nodes of a broker cluster). */
   mqttUrls?: string[];
   count: number;
@@ -68,13 +70,15 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
   const instances: Instance[] = [];
   let started = 0;
   const start = async (id: string): Promise<Instance> => {
-    const urls = options.mqttUrls ?? [options.mqttUrl];
+    const embedded = options.mqttUrl === 'embedded';
+    const urls = options.mqttUrls ?? [embedded ? '' : options.mqttUrl];
     const mqttUrl = urls[started++ % urls.length] as string;
     const overrides: DeepPartial<GatewayConfig> = {
       ...options.config,
       baseTopic: base,
       homeassistant: { enabled: false },
       mqtt: { url: mqttUrl, clientId: `g2mtest-${id}-${prefix}`, reconnectPeriodMs: 200, ...options.config?.mqtt },
+      ...(embedded ? { broker: { persistence: 'memory', cluster: { redisUrl: REDIS_URL, prefix: `${prefix}broker:`, heartbeatMs: 200 } } } : {}),
       instance: { id, mode: 'multi', redisUrl: REDIS_URL, redisPrefix: prefix, leaseMs: options.leaseMs ?? 1500 },
       qyzn: { secret: SECRET, host: '127.0.0.1', port: 0, ...options.config?.qyzn },
       wsdoor: { host: '127.0.0.1', port: 0, ...options.config?.wsdoor },
@@ -108,7 +112,7 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
   return {
     base,
     prefix,
-    mqttUrl: options.mqttUrl,
+    mqttUrl: options.mqttUrl === 'embedded' ? (instances[0] as Instance).gateway.mqttUrl : options.mqttUrl,
     instances,
     start,
     keys,
