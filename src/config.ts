@@ -89,6 +89,7 @@ export interface HttpConfig {
   key: string;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  trustProxy: string;
   auth: { token: string; users: Array<{ username: string; password: string }> };
   console: boolean;
 }
@@ -442,6 +443,12 @@ export const schema: Schema<GatewayConfig> = {
       format: 'nat',
       default: 30_000,
       env: 'GATE2MQTT_HTTP_REQUEST_TIMEOUT_MS',
+    },
+    trustProxy: {
+      doc: 'Behind an HTTP load balancer: whose X-Forwarded-For to believe for a client\'s address (a gantry\'s `{ip}` and `remote`). Empty: nobody (the connection\'s address). "true": any proxy; a number: that many hops; else the proxies\' addresses or CIDR ranges, comma-separated.',
+      format: String,
+      default: '',
+      env: 'GATE2MQTT_HTTP_TRUST_PROXY',
     },
     cert: {
       doc: 'TLS certificate file (PEM): with http.key, the HTTP server (gantry uploads included) speaks HTTPS.',

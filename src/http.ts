@@ -9,6 +9,8 @@ export interface HttpOptions {
   bodyLimitBytes: number;
   headersTimeoutMs: number;
   requestTimeoutMs: number;
+  /** http.trustProxy as configured ('' off). */
+  trustProxy?: string;
   cert: string;
   key: string;
   /** A token or users: every route but OPEN_ROUTES needs one of them. */
@@ -18,6 +20,17 @@ export interface HttpOptions {
   readiness: () => Record<string, boolean>;
   /** The AsyncAPI document served at /asyncapi.json; built at its first request, then kept. */
   asyncapi?: () => object;
+}
+
+/** http.trustProxy for fastify: '' off, 'true' every proxy, a number the hops to trust, else the
+ *  proxies' addresses or CIDR ranges. Behind a load balancer a gantry's address (its `{ip}` in the
+ *  control URL, its `remote`) is then the X-Forwarded-For one, not the balancer's. */
+export function trustProxyOption(value: string): boolean | number | string[] {
+  const text = value.trim();
+  if (text === '' || text === 'false') return false;
+  if (text === 'true') return true;
+  if (/^\d+$/.test(text)) return Number(text);
+  return text.split(',').map((part) => part.trim()).filter((part) => part !== '');
 }
 
 export function createHttpServer(options: HttpOptions): FastifyInstance {
@@ -36,10 +49,13 @@ export function createHttpServer(options: HttpOptions): FastifyInstance {
     return503OnClosing: true,
     forceCloseConnections: true,
   } as const;
+  // fastify's overloads do not take the union itself: a string list is one form it accepts.
+  const proxy = trustProxyOption(options.trustProxy ?? '');
+  const trust = { trustProxy: proxy as string[] };
   const app: FastifyInstance =
     options.cert && options.key
-      ? (Fastify({ ...base, https: { cert: readFileSync(options.cert), key: readFileSync(options.key), ...timeouts } }) as unknown as FastifyInstance)
-      : Fastify({ ...base, http: timeouts });
+      ? (Fastify({ ...base, ...trust, https: { cert: readFileSync(options.cert), key: readFileSync(options.key), ...timeouts } }) as unknown as FastifyInstance)
+      : Fastify({ ...base, ...trust, http: timeouts });
   guard(app, options.auth);
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {

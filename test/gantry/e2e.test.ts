@@ -547,3 +547,18 @@ t.test('a gantry silent for three reporting intervals goes offline', async (t) =
   t.match(await command(id, 'updateNow', {}), { ok: true });
   t.equal((await reacted).answer.code, '1000', 'updateNow made the cabinet upload');
 });
+
+t.test('behind a load balancer: http.trustProxy takes the gantry address from X-Forwarded-For, and only then', async (t) => {
+  const text = seedText('v037', 'computerStatusUpdate');
+  const gantryId = String((JSON.parse(text) as { gantryId: string }).gantryId);
+  for (const [trustProxy, expected] of [
+    ['true', '10.20.30.40'],
+    ['127.0.0.1', '10.20.30.40'],
+    ['', '127.0.0.1'],
+  ] as const) {
+    const g = await setup(t, { maxClockSkewS: 0 }, { gantries: 0 }, { http: { trustProxy } });
+    const res = await post(`${g.httpUrl}/monitor.do`, text, { 'x-forwarded-for': '10.20.30.40' });
+    t.equal(res.body.code, '1000', `trustProxy ${JSON.stringify(trustProxy)}: accepted`);
+    t.match(await g.inbox.json(g.topic(gantryId, 'info')), { ip: expected }, `trustProxy ${JSON.stringify(trustProxy)}: ip ${expected}`);
+  }
+});
