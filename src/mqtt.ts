@@ -171,7 +171,7 @@ export class MqttLink extends EventEmitter implements Link {
     const stream = client.stream as { setNoDelay?: (noDelay: boolean) => void } | undefined;
     stream?.setNoDelay?.(true);
     const filters = [...this.subscriptions.keys()];
-    if (filters.length > 0) client.subscribe(filters, { qos: 1 });
+    if (filters.length > 0) this.subscribeOn(client, filters);
     // A restarted broker may have lost what we retained: say it all again.
     for (const [topic, payload] of this.retained) client.publish(topic, payload, { qos: 1, retain: true });
     this.emit('connect');
@@ -191,7 +191,21 @@ export class MqttLink extends EventEmitter implements Link {
   /** Subscribes (QoS 1) now and after every reconnect. */
   subscribe(filter: string, handler: MessageHandler): void {
     this.subscriptions.set(filter, { match: matcher(filter), handler });
-    if (this.connected) this.client?.subscribe(filter, { qos: 1 });
+    if (this.connected && this.client) this.subscribeOn(this.client, [filter]);
+  }
+
+  /** A subscription the broker refuses (SUBACK 0x80 and up; a NATS cluster with a node down
+   *  refuses some for as long as it is down) is asked for again every second while connected. */
+  private subscribeOn(client: MqttClient, filters: string[]): void {
+    client.subscribe(filters, { qos: 1 }, (err, granted) => {
+      const refused = err ? filters : (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic);
+      if (refused.length === 0) return;
+      this.options.logger.warn({ filters: refused, err: err?.message }, 'subscription refused by the broker; asked again in 1 s');
+      setTimeout(() => {
+        const again = refused.filter((f) => this.subscriptions.has(f));
+        if (this.client === client && client.connected && again.length > 0) this.subscribeOn(client, again);
+      }, 1000).unref();
+    });
   }
 
   /** Resolves when the broker acknowledged the QoS 1 publish. Fails at once when the gateway is
