@@ -231,9 +231,14 @@ export class CommandRouter {
   async submit(target: CommandTopic, body: unknown): Promise<Reply> {
     const received = Date.now();
     await this.opened;
-    const reply = this.routes.has(target.adapter)
-      ? await this.run(target, body, received)
-      : failure(randomUUID(), new CommandError('unsupported', `no adapter ${target.adapter} runs here`));
+    // Multi mode: a console runs commands for the devices its own instance holds; the reply is the
+    // console's to show, and it cannot wait for another instance's.
+    const holder = this.custody ? await this.custody.elsewhere(target.adapter, target.deviceId).catch(() => undefined) : undefined;
+    const reply = !this.routes.has(target.adapter)
+      ? failure(randomUUID(), new CommandError('unsupported', `no adapter ${target.adapter} runs here`))
+      : holder !== undefined
+        ? await this.run(target, body, received, `${target.deviceId} is connected to instance ${holder}: use its console, or MQTT`)
+        : await this.run(target, body, received);
     this.link.publishQueued(this.topics.commandReply(target.adapter, target.deviceId, target.name), JSON.stringify(reply));
     return reply;
   }

@@ -51,6 +51,22 @@ t.test('three instances: each command runs where its device is, one reply each; 
     const reply = await commands.send('qyzn', `NOBODY-${n}`, 'device_restart', { id: `u-${n}` });
     t.match(reply, { id: `u-${n}`, ok: false, error: { type: 'offline' } }, `unknown device ${n}: offline`);
   }
+  // A console runs commands for its own instance's devices; for another's it says which one holds it.
+  const consoleCommand = async (url: string, deviceId: string, id: string): Promise<Record<string, unknown>> =>
+    (await (
+      await fetch(`${url}/console/api/command`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ adapter: 'qyzn', deviceId, name: 'device_restart', id }),
+      })
+    ).json()) as Record<string, unknown>;
+  t.match(await consoleCommand(f.instances[1]!.httpUrl, 'SCALE-1', 'console-1'), { ok: true }, 'the console of the instance holding SCALE-1 runs it');
+  await sims[1]!.nextCommand('device_restart');
+  t.match(
+    await consoleCommand(f.instances[0]!.httpUrl, 'SCALE-1', 'console-2'),
+    { ok: false, error: { type: 'offline', message: /connected to instance inst-2: use its console, or MQTT/ } },
+    'another instance\'s console names the holder',
+  );
   // Invalid data is judged as on one instance, wherever the device is.
   const invalid = await commands.send('qyzn', 'SCALE-1', 'device_restart', { id: 'bad', timeoutMs: 0 });
   t.match(invalid, { ok: false, error: { type: 'invalid' } }, 'invalid data refused by the instance holding the device');
