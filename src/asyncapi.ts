@@ -39,6 +39,8 @@ function addresses(base: string) {
     bridgeState: t.bridgeState,
     bridgeInfo: t.bridgeInfo,
     bridgeEvent: t.bridgeEvent,
+    instanceState: t.instance('{instanceId}', 'state'),
+    instanceInfo: t.instance('{instanceId}', 'info'),
     availability: t.device(A, D, 'availability'),
     info: t.device(A, D, 'info'),
     state: t.device(A, D, 'state'),
@@ -60,6 +62,7 @@ const parameters = {
   name: {
     description: `The protocol's own name of the message (gantry \`method\`, qyzn \`message\`, wscam \`operate\`, wsdoor \`command\`, or \`register\`/\`realtimeEvent\`); a name a device chooses is at most ${MAX_NAME_LENGTH} characters.`,
   },
+  instanceId: { description: 'Several instances (`instance.mode` multi): the instance, its `instance.id`.' },
   field: { description: 'The field of the message that carried the image or video (`snapPic`, `img`, `data`, `getCabinetImageVedio`, ...).' },
 };
 
@@ -116,6 +119,15 @@ const schemas: Record<string, Schema> = {
       version: { type: 'string' },
       startedAt: { type: 'string', format: 'date-time' },
       baseTopic: { type: 'string' },
+      instance: {
+        type: 'object',
+        required: ['id', 'bootId', 'mode'],
+        properties: {
+          id: { type: 'string' },
+          bootId: { type: 'string', description: 'Random per start: a restarted instance is told apart from the one that died.' },
+          mode: { type: 'string', enum: ['single', 'multi'] },
+        },
+      },
       mqtt: {
         type: 'object',
         required: ['url', 'protocolVersion', 'embedded', 'inProcess'],
@@ -345,12 +357,16 @@ export function asyncApiDocument(options: AsyncApiOptions = {}): Schema {
   const op = (id: string, action: 'send' | 'receive', channelId: string, retain: boolean, summary: string, extra: Schema = {}): void => {
     operations[id] = { action, channel: ref(`#/channels/${channelId}`), summary, bindings: qos1(retain), ...extra };
   };
-  const { adapter, deviceId, name, field, stateAdapter } = parameters;
+  const { adapter, deviceId, name, field, stateAdapter, instanceId } = parameters;
 
   channel('bridgeState', at.bridgeState, 'bridgeState', 'Retained: `online` once every adapter listens, `offline` at stop and as the last will.');
   op('sendBridgeState', 'send', 'bridgeState', true, 'The gateway publishes its availability.');
   channel('bridgeInfo', at.bridgeInfo, 'bridgeInfo', 'Retained: version, start time, broker, adapters with their listen addresses and connected-device counts.');
   op('sendBridgeInfo', 'send', 'bridgeInfo', true, 'The gateway publishes what it is and runs.');
+  channel('instanceState', at.instanceState, 'bridgeState', 'Several instances: retained `online` / `offline` of one instance (its last will, or a survivor once its lease ran out). `bridgeState` then means at least one instance is online.', { instanceId });
+  op('sendInstanceState', 'send', 'instanceState', true, 'An instance publishes its availability.');
+  channel('instanceInfo', at.instanceInfo, 'bridgeInfo', 'Several instances: retained information of one instance (there is no `bridgeInfo` then).', { instanceId });
+  op('sendInstanceInfo', 'send', 'instanceInfo', true, 'An instance publishes what it is and runs.');
   channel('bridgeEvent', at.bridgeEvent, 'bridgeEvent', 'Devices connecting and disconnecting, refused authentications and protocol errors.');
   op('sendBridgeEvent', 'send', 'bridgeEvent', false, 'The gateway reports a connection change or a refusal.');
   channel('deviceAvailability', at.availability, 'availability', 'Retained: whether the device is connected.', { adapter, deviceId });
