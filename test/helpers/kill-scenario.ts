@@ -26,8 +26,8 @@ interface Terminal {
 
 /** The scenario on `urls`: instance i connects to urls[i % urls.length] (one broker, or the nodes
  *  of a cluster), the test's own clients to the first; or 'embedded': each instance's embedded
- *  broker, the brokers clustered over Redis. Extra environment for an instance: `env(id)`. */
-export async function killScenario(t: Test, urls: string[] | 'embedded', options: { env?: (id: string) => Record<string, string>; protocolVersion?: 4 | 5 } = {}): Promise<void> {
+ *  broker, the brokers clustered over Redis. */
+export async function killScenario(t: Test, urls: string[] | 'embedded', options: { protocolVersion?: 4 | 5 } = {}): Promise<void> {
   const embedded = urls === 'embedded';
   const clusterEnv = (index: number): Record<string, string> =>
     embedded
@@ -63,7 +63,6 @@ export async function killScenario(t: Test, urls: string[] | 'embedded', options
         GATE2MQTT_QYZN_SECRET: SECRET,
         GATE2MQTT_HOMEASSISTANT_ENABLED: 'false',
         GATE2MQTT_LOG_LEVEL: 'info',
-        ...options.env?.(id),
       },
     });
   const ids = ['inst-1', 'inst-2', 'inst-3'];
