@@ -51,6 +51,14 @@ t.test('three instances: each command runs where its device is, one reply each; 
     const reply = await commands.send('qyzn', `NOBODY-${n}`, 'device_restart', { id: `u-${n}` });
     t.match(reply, { id: `u-${n}`, ok: false, error: { type: 'offline' } }, `unknown device ${n}: offline`);
   }
+  // A forwarded command keeps its MQTT 5 response topic and correlation data.
+  const responseTopic = `${f.base}/platform/replies`;
+  await inbox.subscribe(responseTopic);
+  const correlationData = Buffer.from('corr-42');
+  const sent = await commands.sendTaking('qyzn', 'SCALE-2', 'device_restart', { id: 'rt-1' }, { responseTopic, correlationData });
+  t.match(sent.reply, { id: 'rt-1', ok: true }, 'answered on the response topic');
+  t.same(sent.packet.properties?.correlationData, correlationData, 'with its correlation data, across the forward');
+  await sims[2]!.nextCommand('device_restart');
   // A console runs commands for its own instance's devices; for another's it says which one holds it.
   const consoleCommand = async (url: string, deviceId: string, id: string): Promise<Record<string, unknown>> =>
     (await (
