@@ -1,20 +1,23 @@
 // T9: scale-out. 1, 2 and 3 gateway instances in multi mode (GATE2MQTT_INSTANCE_MODE=multi, one
-// Redis registry under a fresh prefix) on one broker and one base topic: the machine's Mosquitto,
-// and the instances' embedded brokers clustered over Redis. The same load in every arm: 60 QYZN
-// terminals in two generator processes, spread evenly over the instances (terminal k of a
-// generator connects to instance k % n), sending snapshot_face events at a fixed total rate, below
-// what one instance carries; and commands at 20/s from an MQTT client, round-robin over the
+// Redis registry under a fresh prefix per arm) on one broker and one base topic: the machine's
+// Mosquitto (BENCH_MOSQUITTO_URL). The same load in every arm: 60 QYZN terminals in two generator
+// processes, spread evenly over the instances (terminal k of a generator connects to instance
+// k % n), sending snapshot_face events (answered after the broker's PUBACK) at a fixed total rate,
+// below what one instance carries; and commands at 20/s from an MQTT client, round-robin over the
 // terminals in a shuffled order, timed from publish to reply. The custodian takes every command and
 // forwards those of devices held elsewhere (one extra hop over the broker).
 //
-// What is measured per instance count: events/s delivered to the subscriber, the CPU of all the
-// gateway processes summed (from /proc, µs per delivered event), command p50 / p99 split into
-// direct (device on the custodian) and forwarded, and the share forwarded (the gateways' own
-// gate2mqtt_commands_forwarded_total). The rounds interleave the instance counts (1, 2, 3; 2, 3, 1;
-// 3, 1, 2), each arm on fresh processes; ratios are per round (n instances / 1 instance, same
-// broker, same round), the figures medians of rounds. No target: the scenario measures.
-// Not part of the default run, nor of the smoke run (it starts up to 18 gateway processes):
-// `npm run bench -- --only T9`.
+// What is measured per arm: events/s delivered to the subscriber, the CPU of all the gateway
+// processes summed (from /proc, µs per delivered event; and idle, just before the load), command
+// p50 / p99 split into direct (device on the custodian) and forwarded, and the share forwarded (the
+// gateways' own gate2mqtt_commands_forwarded_total). Besides 1, 2 and 3 instances at the same total,
+// a control: 1 instance at total / 2 and total / 3, the rate each instance carries in the 2 and 3
+// instance arms. Each arm runs on fresh processes; the rounds rotate the arms' order; ratios are per
+// round (same broker, same round), the figures medians of rounds. No target: the scenario measures.
+// The embedded brokers clustered over Redis would be a second broker arm (BENCH_T9_BROKERS=
+// mosquitto,cluster), but multi mode refuses an embedded broker as of 95b0d04.
+// Not part of the default run, nor of the smoke run (15 arms of up to 3 gateway processes, ~4.5
+// min): `npm run bench -- --only T9` (`--smoke --only T9`: one short round of the three counts).
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { type GeneratorLine, type RunContext, type Scenario } from '../lib/context.js';
@@ -141,6 +144,12 @@ interface Plan {
   warmupMs: number;
   /** How long the instances are measured idle before each run. */
   idleMs: number;
+  /** Before the measured run, every instance carries the same number of events (this rate per
+   *  instance for primeMs), so that each is as warm (V8's tiers, caches) as the others whatever
+   *  its share of the measured rate: a fresh process at a third of the rate warms up three times
+   *  slower. 0: no priming. */
+  primePerInstance: number;
+  primeMs: number;
 }
 
 async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number, roundIndex: number, plan: Plan): Promise<ScalePoint> {
@@ -212,6 +221,13 @@ async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number
     // The registry records each login; a moment for the last ones.
     await sleep(500);
     for (const g of gateways) monitors.push(new ProcMonitor(g.pid, 250));
+    if (plan.primeMs > 0) {
+      const primeAtUs = nowUs() + 300_000;
+      await Promise.all(
+        loads.map((w) => w.call('run', { tag: `${id}-prime`, ratePerSec: (plan.primePerInstance * n) / loads.length, durationMs: plan.primeMs, startAtUs: primeAtUs, bucketMs: 100, settleMs: 10_000, retryRefused: false })),
+      );
+      await sleep(1000);
+    }
     // The instances idle (terminals connected and heartbeating, no events, no commands).
     const idleFromUs = nowUs();
     await sleep(plan.idleMs);
@@ -260,7 +276,7 @@ async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number
     const generators: GeneratorLine[] = [
       ...reports.map((r) => ({
         scenario: 'T9',
-        name: `qyzn devices (${Object.keys(r.sent).length}) ${r.name}, ${broker}, ${n} instance(s)`,
+        name: `qyzn devices (${Object.keys(r.sent).length}), ${broker} x${n}@${plan.ratePerSec} ${r.name}`,
         askedPerSec: round(plan.ratePerSec / reports.length, 0),
         sentPerSec: round(r.loop.sent / (plan.durationMs / 1000), 0),
         lagP99Ms: round(r.loop.lagUs.p99 / 1000, 2),
@@ -269,7 +285,7 @@ async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number
       })),
       {
         scenario: 'T9',
-        name: `MQTT commander, ${broker}, ${n} instance(s)`,
+        name: `MQTT commander, ${broker} x${n}@${plan.ratePerSec}`,
         askedPerSec: plan.commandsPerSec,
         sentPerSec: round(cmd.loop.sent / (plan.durationMs / 1000), 0),
         lagP99Ms: round(cmd.loop.lagUs.p99 / 1000, 2),
@@ -339,7 +355,12 @@ export const t9: Scenario = {
   title: 'scale-out: 1, 2, 3 instances in multi mode, cost per event and command round trip',
   optional: true,
   async run(ctx) {
-    const plan: Plan = ctx.smoke ? { ratePerSec: 600, commandsPerSec: 20, durationMs: 2000, warmupMs: 500, idleMs: 1000 } : { ratePerSec: 1500, commandsPerSec: 20, durationMs: 8000, warmupMs: 2000, idleMs: 2000 };
+    const plan: Plan = ctx.smoke ? { ratePerSec: 600, commandsPerSec: 20, durationMs: 2000, warmupMs: 500, idleMs: 1000, primePerInstance: 1000, primeMs: 1000 }
+      : { ratePerSec: 1500, commandsPerSec: 20, durationMs: 7000, warmupMs: 1000, idleMs: 1500, primePerInstance: 1500, primeMs: 3000 };
+    // For looking closer (not used by the suite): another total event rate or command rate.
+    if (process.env.BENCH_T9_RATE) plan.ratePerSec = Number(process.env.BENCH_T9_RATE);
+    if (process.env.BENCH_T9_COMMANDS_PER_SEC) plan.commandsPerSec = Number(process.env.BENCH_T9_COMMANDS_PER_SEC);
+    if (process.env.BENCH_T9_PRIME_MS) plan.primeMs = Number(process.env.BENCH_T9_PRIME_MS);
     const total = plan.ratePerSec;
     // The same total over 1, 2 and 3 instances (what the comparison is about), and 1 instance at
     // the rate each instance then carries (total / 2, total / 3): the control that tells a cost of
@@ -424,6 +445,15 @@ export const t9: Scenario = {
         }
       }
     }
+    const fmt = (x: unknown, unit = ''): string => (x === null || x === undefined || (typeof x === 'number' && !Number.isFinite(x)) ? '-' : `${String(x)}${unit}`);
+    const pct = (x: unknown): string => (typeof x === 'number' && Number.isFinite(x) ? `${round(x * 100, 1)}%` : '-');
+    const markdownTable = [
+      '| broker | arm | events/s (offered) | gateways CPU % (idle) | CPU µs/event | vs x1, same total | vs x1, same rate per instance | event p50 / p99 ms | command p50 / p99 ms | direct p50 | forwarded p50 / p99 | hop p50 | forwarded (expected) |',
+      '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...rows.map((r) =>
+        `| ${fmt(r.broker)} | ${fmt(r.arm)} | ${fmt(r.deliveredPerSec)} (${fmt(r.offeredPerSec)}) | ${fmt(r.cpuPercentSum)} (${fmt(r.idleCpuPercentSum)}) | ${fmt(r.cpuUsPerEvent)} | ${pct(r.costVsX1SameTotal)} | ${pct(r.costVsX1SamePerInstance)} | ${fmt(r.eventP50Ms)} / ${fmt(r.eventP99Ms)} | ${fmt(r.commandP50Ms)} / ${fmt(r.commandP99Ms)} | ${fmt(r.directP50Ms)} | ${fmt(r.forwardedP50Ms)} / ${fmt(r.forwardedP99Ms)} | ${fmt(r.hopP50Ms)} | ${pct(r.forwardedShare)} (${pct(r.expectedShare)}) |`,
+      ),
+    ];
     const lost = points.reduce((x, p) => x + p.lostAcked, 0);
     const unanswered = points.reduce((x, p) => x + p.commands.unanswered, 0);
     const extra = points.reduce((x, p) => x + p.commands.duplicates, 0);
@@ -440,7 +470,7 @@ export const t9: Scenario = {
       checks: [],
       generators: points.flatMap((p) => p.generators),
       notes,
-      details: { plan: { ...plan, terminals: TERMINALS, generators: GENERATORS, rounds, brokers, arms: arms.map(key) }, table: rows, points: points.map(({ generators: _g, ...rest }) => rest) },
+      details: { plan: { ...plan, terminals: TERMINALS, generators: GENERATORS, rounds, brokers, arms: arms.map(key) }, table: rows, markdownTable, points: points.map(({ generators: _g, ...rest }) => rest) },
     };
   },
 };
