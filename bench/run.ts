@@ -1,7 +1,7 @@
 // The bench runner: `npm run bench` (full, judged) and `npm run bench:smoke` (every scenario
 // briefly, not judged; CI runs it so the suite cannot rot).
 //   node --import tsx bench/run.ts [--smoke] [--only T1,T4] [--no-profile]
-// T1D (disk vs memory store) runs only when --only names it.
+// T1D (disk vs memory store) and T9 (scale-out, multi mode) run only when --only names them.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -19,9 +19,10 @@ import { t6 } from './scenarios/t6-idle-devices.js';
 import { t7 } from './scenarios/t7-commands.js';
 import { t8 } from './scenarios/t8-stall.js';
 import { t1disk } from './scenarios/t1-disk.js';
+import { t9 } from './scenarios/t9-scale-out.js';
 
 /** T1 first: T4, T5 and T8 run at shares of its maximum. */
-const SCENARIOS: Scenario[] = [t1, t2, t3, t4, t5, t6, t7, t8, t1disk];
+const SCENARIOS: Scenario[] = [t1, t2, t3, t4, t5, t6, t7, t8, t1disk, t9];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -31,6 +31,10 @@ export interface GatewayOptions {
   persistence?: 'memory' | 'disk';
   /** buffer.mode (default off); disk: in a fresh directory, removed at stop. */
   buffer?: 'off' | 'disk';
+  /** The base topic (default: a fresh `bench/<id>`); instances of one multi-mode gateway share one. */
+  base?: string;
+  /** GATE2MQTT_QYZN_SECRET (default: a fresh one); instances of one multi-mode gateway share one. */
+  secret?: string;
 }
 
 export class GatewayProcess {
@@ -77,9 +81,9 @@ export class GatewayProcess {
   private static async startOnce(options: GatewayOptions): Promise<GatewayProcess> {
     const [broker, http, qyzn, wsdoor, wscam, brokerWs] = (await freePorts(6)) as [number, number, number, number, number, number];
     const id = randomBytes(4).toString('hex');
-    const base = `bench/${id}`;
+    const base = options.base ?? `bench/${id}`;
     const clientId = `g2m-bench-${id}`;
-    const secret = randomBytes(16).toString('hex');
+    const secret = options.secret ?? randomBytes(16).toString('hex');
     const mqttUrl = options.mqttUrl || `mqtt://127.0.0.1:${broker}`;
     const onDisk = options.persistence === 'disk' || options.buffer === 'disk';
     const storeDir = onDisk ? mkdtempSync(join(tmpdir(), 'g2m-bench-store-')) : undefined;

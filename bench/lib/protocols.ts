@@ -37,6 +37,9 @@ export type DeviceKind = 'qyzn' | 'wsdoor' | 'wscam';
 export interface LoginArgs {
   host: string;
   port: number;
+  /** Several listeners (instances of a multi-mode gateway): the k-th serial connects to
+   *  ports[k % ports.length] instead of `port`. */
+  ports?: number[];
   /** qyzn: the gateway's GATE2MQTT_QYZN_SECRET, from which each terminal's password is derived. */
   secret: string;
   serials: string[];
@@ -75,11 +78,13 @@ export interface CommandReport {
   replyUs: import('./stats.js').Summary;
   /** From the instant each command was published (the commander's timer lag left out). */
   replyFromSendUs: import('./stats.js').Summary;
+  /** The same two, per group of devices, when the run named groups (e.g. direct / forwarded). */
+  byGroup?: Record<string, { replyUs: import('./stats.js').Summary; replyFromSendUs: import('./stats.js').Summary }>;
 }
 
 export type CommanderProtocol = {
   connect: { args: { url: string; clientId: string; replyFilters: string[] }; result: null };
-  run: { args: { tag: string; base: string; serials: string[]; command: string; ratePerSec: number; durationMs: number; startAtUs: number; settleMs: number; warmupMs: number }; result: CommandReport };
+  run: { args: { tag: string; base: string; serials: string[]; command: string; ratePerSec: number; durationMs: number; startAtUs: number; settleMs: number; warmupMs: number; groups?: Record<string, string> }; result: CommandReport };
   stats: { args: null; result: WorkerStats };
 };
 

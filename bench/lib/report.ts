@@ -57,6 +57,15 @@ export function markdown(results: Results): string {
     lines.push('');
     lines.push(...notes);
   }
+  // A scenario's own table (medians per arm), as it wrote it.
+  for (const s of results.scenarios) {
+    const table = s.details.markdownTable;
+    if (!Array.isArray(table)) continue;
+    lines.push('');
+    lines.push(`## ${s.id} by arm`);
+    lines.push('');
+    lines.push(...table.map(String));
+  }
   const profiles = results.scenarios.filter((s) => s.details.profile !== undefined);
   for (const s of profiles) {
     const p = s.details.profile as { topFunctions?: Array<{ fn: string; where: string; selfPercent: number }>; byPackage?: Array<{ pkg: string; selfPercent: number }> };

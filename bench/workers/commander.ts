@@ -16,12 +16,15 @@ interface Sent {
   scheduledUs: number;
   sentUs: number;
   replies: number;
+  /** The device's group, when the run named groups. */
+  group?: string;
 }
 
 let client: MqttClient | undefined;
 let sent = new Map<string, Sent>();
 let latency = new Samples();
 let fromSend = new Samples();
+let groups = new Map<string, { reply: Samples; fromSend: Samples }>();
 let failed: Record<string, number> = {};
 let measureFromUs = 0;
 let strayReplies = 0;
@@ -49,6 +52,12 @@ function onReply(payload: Buffer): void {
   if (entry.scheduledUs >= measureFromUs) {
     latency.add(at - entry.scheduledUs);
     fromSend.add(at - entry.sentUs);
+    if (entry.group !== undefined) {
+      let g = groups.get(entry.group);
+      if (!g) groups.set(entry.group, (g = { reply: new Samples(), fromSend: new Samples() }));
+      g.reply.add(at - entry.scheduledUs);
+      g.fromSend.add(at - entry.sentUs);
+    }
   }
 }
 
@@ -66,13 +75,15 @@ serve<CommanderProtocol>(
       sent = new Map();
       latency = new Samples();
       fromSend = new Samples();
+      groups = new Map();
       failed = {};
       measureFromUs = args.startAtUs + args.warmupMs * 1000;
       const payloadOf = (id: string): string => JSON.stringify({ id, timeoutMs: 5000, data: {} });
       const loop = await openLoop(args, (i, scheduledUs) => {
         const serial = args.serials[i % args.serials.length] as string;
         const id = `${args.tag}-${i}`;
-        sent.set(id, { scheduledUs, sentUs: nowUs(), replies: 0 });
+        const group = args.groups?.[serial];
+        sent.set(id, { scheduledUs, sentUs: nowUs(), replies: 0, ...(group !== undefined ? { group } : {}) });
         mq.publish(`${args.base}/qyzn/${serial}/command/${args.command}`, payloadOf(id), { qos: 1 });
       });
       const unanswered = (): number => {
@@ -101,6 +112,7 @@ serve<CommanderProtocol>(
         replyUs: latency.summary(),
         replyFromSendUs: fromSend.summary(),
       };
+      if (args.groups) report.byGroup = Object.fromEntries([...groups].map(([name, g]) => [name, { replyUs: g.reply.summary(), replyFromSendUs: g.fromSend.summary() }]));
       return report;
     },
     stats() {

@@ -32,8 +32,9 @@ serve<DeviceLoadProtocol>(
     async login(args) {
       const started = Date.now();
       name = `qyzn-load[${args.serials[0] ?? ''}..]`;
+      const portOf = new Map(args.serials.map((serial, k) => [serial, args.ports?.length ? (args.ports[k % args.ports.length] as number) : args.port]));
       const { online, failed, errors } = await bringUp(args.serials, args.concurrency, async (serial) => {
-        const sim = new QyznSimulator({ host: args.host, port: args.port, serial, secret: args.secret, heartbeatMs: args.heartbeatMs, responseTimeoutMs: args.responseTimeoutMs });
+        const sim = new QyznSimulator({ host: args.host, port: portOf.get(serial) ?? args.port, serial, secret: args.secret, heartbeatMs: args.heartbeatMs, responseTimeoutMs: args.responseTimeoutMs });
         try {
           await sim.connect();
           const answer = await sim.login();
