@@ -60,10 +60,18 @@ export class Commands {
   private readonly taken = new Set<string>();
   private sentinels = 0;
 
-  constructor(t: Teardown, inbox: Inbox, base: string) {
+  constructor(t: Teardown & { fail(message: string): unknown }, inbox: Inbox, base: string) {
     this.inbox = inbox;
     this.base = base;
-    t.teardown(() => this.check());
+    // A failure here, not a throw: a teardown that throws keeps tap from running the ones after it,
+    // and the gateways and sockets they close would hold the file until its timeout.
+    t.teardown(() => {
+      try {
+        this.check();
+      } catch (error) {
+        t.fail(error instanceof Error ? error.message : String(error));
+      }
+    });
   }
 
   topic(adapter: string, deviceId: string, rest: string): string {
