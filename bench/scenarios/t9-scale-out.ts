@@ -1,6 +1,9 @@
 // T9: scale-out. 1, 2 and 3 gateway instances in multi mode (GATE2MQTT_INSTANCE_MODE=multi, one
-// Redis registry under a fresh prefix per arm) on one broker and one base topic: the machine's
-// Mosquitto (BENCH_MOSQUITTO_URL). The same load in every arm: 60 QYZN terminals in two generator
+// Redis registry under a fresh prefix per arm) on one broker and one base topic, two brokers in
+// turn: a Mosquitto of the bench's own on a free port with its queue limits raised (no
+// max_queued_messages, so that no event is dropped on the way to a lagging subscriber; its log is
+// read for Mosquitto's "dropped" notices, counted per run; BENCH_T9_MOSQUITTO_URL names another),
+// and the embedded brokers of the instances clustered over Redis. The same load in every arm: 60 QYZN terminals in two generator
 // processes, spread evenly over the instances (terminal k of a generator connects to instance
 // k % n), sending snapshot_face events (answered after the broker's PUBACK) at a fixed total rate,
 // below what one instance carries; and commands at 20/s from an MQTT client, round-robin over the
@@ -14,11 +17,13 @@
 // a control: 1 instance at total / 2 and total / 3, the rate each instance carries in the 2 and 3
 // instance arms. Each arm runs on fresh processes; the rounds rotate the arms' order; ratios are per
 // round (same broker, same round), the figures medians of rounds. No target: the scenario measures.
-// The embedded brokers clustered over Redis would be a second broker arm (BENCH_T9_BROKERS=
-// mosquitto,cluster), but multi mode refuses an embedded broker as of 95b0d04.
+// BENCH_T9_BROKERS=mosquitto or =cluster runs one of the two.
 // Not part of the default run, nor of the smoke run (15 arms of up to 3 gateway processes, ~4.5
 // min): `npm run bench -- --only T9` (`--smoke --only T9`: one short round of the three counts).
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { type GeneratorLine, type RunContext, type Scenario } from '../lib/context.js';
 import { nowUs, sleep } from '../lib/clock.js';
@@ -29,7 +34,7 @@ import { deviceEventFilter, serials } from '../lib/payload.js';
 import { ProcMonitor } from '../lib/procstat.js';
 import type { CommanderProtocol, CommandReport, DeviceLoadProtocol, SubscriberProtocol } from '../lib/protocols.js';
 import { median, rateIn, round, type Summary } from '../lib/stats.js';
-import { MOSQUITTO_URL } from './t2-mosquitto.js';
+import { ownMosquitto } from '../../test/helpers/mosquitto.js';
 
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const COMMAND = 'open_door';
@@ -58,6 +63,8 @@ export interface ScalePoint {
   acked: number;
   lostAcked: number;
   duplicates: number;
+  /** Mosquitto's "Outgoing messages are being dropped" notices during the run (own Mosquitto only). */
+  brokerDrops: number | null;
   /** CPU of each gateway process over the measured window, % of one core. */
   cpuPercent: number[];
   /** Summed CPU of the gateway processes per delivered event. */
@@ -152,7 +159,16 @@ interface Plan {
   primeMs: number;
 }
 
-async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number, roundIndex: number, plan: Plan): Promise<ScalePoint> {
+/** The broker arms' connection: the external broker's URL, and a count of the drops it has logged so far. */
+interface BrokerArm {
+  broker: Broker;
+  mqttUrl?: string;
+  drops?: () => number;
+}
+
+async function runPoint(ctx: RunContext, redis: Redis, arm: BrokerArm, n: number, roundIndex: number, plan: Plan): Promise<ScalePoint> {
+  const { broker } = arm;
+  const dropsBefore = arm.drops?.() ?? 0;
   const id = randomBytes(4).toString('hex');
   const base = `bench/scale-${id}`;
   const prefix = `g2mbench:${id}:`;
@@ -173,7 +189,7 @@ async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number
         logDir: ctx.rawDir,
         base,
         secret,
-        ...(broker === 'mosquitto' ? { mqttUrl: MOSQUITTO_URL } : {}),
+        ...(arm.mqttUrl !== undefined ? { mqttUrl: arm.mqttUrl } : {}),
         env: {
           GATE2MQTT_INSTANCE_MODE: 'multi',
           GATE2MQTT_INSTANCE_ID: name,
@@ -305,6 +321,7 @@ async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number
       acked,
       lostAcked: Math.max(0, stream.missingTotal - (sent - acked)),
       duplicates: stream.duplicates,
+      brokerDrops: arm.drops ? arm.drops() - dropsBefore : null,
       cpuPercent,
       cpuUsPerEvent: round(delivered > 0 ? (cpuCores * 1e6) / delivered : Number.NaN, 1),
       idleCpuPercent: idle.map((w) => round(w.cpuPercent, 1)),
@@ -329,6 +346,34 @@ async function runPoint(ctx: RunContext, redis: Redis, broker: Broker, n: number
     await Promise.all(spawned.map((s) => s.stop()));
     await deleteKeys(redis, prefix).catch(() => undefined);
   }
+}
+
+/** The Mosquitto arm's broker: BENCH_T9_MOSQUITTO_URL if given, else one of the bench's own with
+ *  its queue limits raised, whose log is read for the notices Mosquitto writes when it drops
+ *  messages to a client. */
+async function mosquittoArm(teardowns: Array<() => unknown>): Promise<BrokerArm> {
+  const given = process.env.BENCH_T9_MOSQUITTO_URL;
+  if (given) return { broker: 'mosquitto', mqttUrl: given };
+  const dir = mkdtempSync(join(tmpdir(), 'g2m-bench-t9-'));
+  const log = join(dir, 'mosquitto.log');
+  teardowns.push(() => rmSync(dir, { recursive: true, force: true }));
+  const own = await ownMosquitto(
+    {
+      teardown: (fn) => void teardowns.push(fn),
+      fail: (message) => {
+        throw new Error(message);
+      },
+    },
+    { config: [`log_dest file ${log}`, 'log_type all', 'set_tcp_nodelay true'] },
+  );
+  const drops = (): number => {
+    try {
+      return readFileSync(log, 'utf8').split('\n').filter((line) => line.includes('being dropped')).length;
+    } catch {
+      return 0;
+    }
+  };
+  return { broker: 'mosquitto', mqttUrl: own.url, drops };
 }
 
 /** One arm: an instance count and the total event rate it is offered. */
@@ -370,30 +415,32 @@ export const t9: Scenario = {
       ...(ctx.smoke ? [] : [2, 3].map((d) => ({ instances: 1, ratePerSec: Math.round(total / d) }))),
     ];
     const rounds = ctx.smoke ? 1 : 3;
-    // The embedded cluster arm is ready, but multi mode refuses an embedded broker, clustered or
-    // not, as of commit 95b0d04 (src/gateway.ts: "needs one broker shared by the instances: an
-    // external broker"): BENCH_T9_BROKERS=mosquitto,cluster once it is allowed.
-    const brokers: Broker[] = (process.env.BENCH_T9_BROKERS ?? 'mosquitto').split(',').filter((b): b is Broker => b === 'mosquitto' || b === 'cluster');
+    const brokers: Broker[] = (process.env.BENCH_T9_BROKERS ?? 'mosquitto,cluster').split(',').filter((b): b is Broker => b === 'mosquitto' || b === 'cluster');
     const redis = new Redis(REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 2 });
     await redis.connect();
     const points: ScalePoint[] = [];
     const notes: string[] = [];
+    const teardowns: Array<() => unknown> = [];
+    const brokerArms = new Map<Broker, BrokerArm>();
     try {
+      if (brokers.includes('mosquitto')) brokerArms.set('mosquitto', await mosquittoArm(teardowns));
+      if (brokers.includes('cluster')) brokerArms.set('cluster', { broker: 'cluster' });
       for (let r = 0; r < rounds; r++) {
         // The arms in a rotated order from round to round, so that no arm is always first or last.
         const order = arms.map((_, i) => arms[(i + r * 2) % arms.length] as Arm);
         for (const broker of brokers) {
           for (const arm of order) {
-            const p = await runPoint(ctx, redis, broker, arm.instances, r, { ...plan, ratePerSec: arm.ratePerSec });
+            const p = await runPoint(ctx, redis, brokerArms.get(broker) as BrokerArm, arm.instances, r, { ...plan, ratePerSec: arm.ratePerSec });
             points.push(p);
             ctx.log(
-              `  round ${r + 1} ${broker} ${key(arm)}: ${p.deliveredPerSec}/s delivered (offered ${p.offeredPerSec}, event p50 ${p.eventP50Ms} ms p99 ${p.eventP99Ms} ms), gateways CPU ${p.cpuPercent.join('+')}% = ${p.cpuUsPerEvent} µs/event (idle ${p.idleCpuPercent.join('+')}%, marginal ${p.marginalUsPerEvent} µs/event); commands p50 ${p.commands.all.p50Ms} ms p99 ${p.commands.all.p99Ms} ms (direct p50 ${p.commands.direct.p50Ms}, forwarded p50 ${p.commands.forwarded.p50Ms}), forwarded ${round(p.commands.forwardedShare * 100, 1)}% (expected ${round(p.commands.expectedShare * 100, 1)}%), custodian ${p.custodian}${p.custodianChanged ? ' (changed)' : ''}`,
+              `  round ${r + 1} ${broker} ${key(arm)}: ${p.deliveredPerSec}/s delivered (offered ${p.offeredPerSec}, event p50 ${p.eventP50Ms} ms p99 ${p.eventP99Ms} ms), gateways CPU ${p.cpuPercent.join('+')}% = ${p.cpuUsPerEvent} µs/event (idle ${p.idleCpuPercent.join('+')}%, marginal ${p.marginalUsPerEvent} µs/event); commands p50 ${p.commands.all.p50Ms} ms p99 ${p.commands.all.p99Ms} ms (direct p50 ${p.commands.direct.p50Ms}, forwarded p50 ${p.commands.forwarded.p50Ms}), forwarded ${round(p.commands.forwardedShare * 100, 1)}% (expected ${round(p.commands.expectedShare * 100, 1)}%), custodian ${p.custodian}${p.custodianChanged ? ' (changed)' : ''}; ${p.lostAcked} acknowledged events lost, ${p.duplicates} duplicated${p.brokerDrops === null ? '' : `, ${p.brokerDrops} drop notices from Mosquitto`}`,
             );
           }
         }
       }
     } finally {
       await redis.quit();
+      for (const fn of teardowns.reverse()) await fn();
     }
     const rows: Record<string, unknown>[] = [];
     const summaryParts: string[] = [];
@@ -455,6 +502,7 @@ export const t9: Scenario = {
       ),
     ];
     const lost = points.reduce((x, p) => x + p.lostAcked, 0);
+    const drops = points.reduce((x, p) => x + (p.brokerDrops ?? 0), 0);
     const unanswered = points.reduce((x, p) => x + p.commands.unanswered, 0);
     const extra = points.reduce((x, p) => x + p.commands.duplicates, 0);
     const failed = points.reduce((x, p) => x + p.commands.failed, 0);
@@ -462,8 +510,8 @@ export const t9: Scenario = {
     const short = points.filter((p) => p.deliveredPerSec < 0.95 * p.offeredPerSec).length;
     if (short > 0) notes.push(`${short} of ${points.length} runs delivered less than 95% of the offered rate: there the gateways (or the machine) did not keep up.`);
     if (changed > 0) notes.push(`custody moved during ${changed} run(s): their direct / forwarded split is mixed.`);
-    notes.push(`events and commands over all runs: ${lost} acknowledged events lost, ${unanswered} commands unanswered, ${extra} extra replies, ${failed} replies ok: false.`);
-    notes.push('CPU is every gateway process of the arm summed (utime + stime from /proc) over the measured window, commands, lease refreshes and registry upkeep included; Mosquitto, Redis, the generators and the subscriber are not in it. Command times are from the instant of publishing to the reply at the commander.');
+    notes.push(`events and commands over all runs: ${lost} acknowledged events lost${brokerArms.get('mosquitto')?.drops ? ` (Mosquitto logged ${drops} drop notices)` : ''}, ${unanswered} commands unanswered, ${extra} extra replies, ${failed} replies ok: false.`);
+    notes.push('CPU is every gateway process of the arm summed (utime + stime from /proc) over the measured window, commands, lease refreshes and registry upkeep included; Mosquitto, Redis, the generators and the subscriber are not in it (in the cluster arm each gateway process holds its embedded broker, whose work is in it: compare the cluster rows with each other, not with Mosquitto\'s). Command times are from the instant of publishing to the reply at the commander.');
     return {
       status: 'measured',
       summary: `${total} events/s + ${plan.commandsPerSec} commands/s over ${TERMINALS} terminals; ${summaryParts.join('; ')} (medians of ${rounds} interleaved rounds)`,

@@ -60,7 +60,7 @@ export class Commands {
   private readonly taken = new Set<string>();
   private sentinels = 0;
 
-  constructor(t: Teardown & { fail(message: string): unknown }, inbox: Inbox, base: string) {
+  constructor(t: Teardown, inbox: Inbox, base: string) {
     this.inbox = inbox;
     this.base = base;
     // A failure here, not a throw: a teardown that throws keeps tap from running the ones after it,

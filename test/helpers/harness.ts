@@ -17,6 +17,8 @@ export const EXTERNAL_BROKER = process.env.GATE2MQTT_TEST_MQTT_URL ?? '';
 /** What tap's `t` offers that the harness uses. */
 export interface Teardown {
   teardown(fn: () => unknown): void;
+  /** A failure found in a teardown (which must not throw: tap would skip the teardowns after it). */
+  fail(message: string): unknown;
 }
 
 export const DEADLINE_MS = 10_000;
