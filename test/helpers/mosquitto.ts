@@ -2,7 +2,7 @@
 // directory, that the test may kill (SIGKILL, as a crash) and start again on the same port.
 // The machine's Mosquitto at 1883 is never touched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ export interface OwnMosquitto {
   port: number;
   /** Its data directory (persistence file). */
   dir: string;
+  /** Its log file, with `log: true`. */
+  log: string;
   /** Kills the process (SIGKILL unless told) and resolves once it exited. */
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and directory; resolves once it accepts connections. */
@@ -27,6 +29,8 @@ export interface MosquittoOptions {
   persistence?: boolean;
   /** Extra lines for mosquitto.conf. */
   config?: string[];
+  /** Log everything to `log` in its directory (a bench reads it for Mosquitto's drop notices). */
+  log?: boolean;
 }
 
 export async function freePort(host = '127.0.0.1'): Promise<number> {
@@ -63,6 +67,9 @@ export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}):
       'max_queued_messages 0',
       'max_inflight_messages 100',
       ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']),
+      // To stderr, which is the log file opened here: run as root, Mosquitto drops to its own user
+      // before it opens a `log_dest file`, and then cannot write in this directory.
+      ...(options.log ? ['log_dest stderr', 'log_type all'] : []),
       ...(options.config ?? []),
       '',
     ].join('\n'),
@@ -80,7 +87,9 @@ export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}):
   };
   const start = async (): Promise<void> => {
     if (child) throw new Error('this Mosquitto is already running');
-    const started = spawn('mosquitto', ['-c', conf], { stdio: 'ignore' });
+    const log = options.log ? openSync(join(dir, 'mosquitto.log'), 'a') : 'ignore';
+    const started = spawn('mosquitto', ['-c', conf], { stdio: ['ignore', 'ignore', log] });
+    if (typeof log === 'number') closeSync(log);
     child = started;
     started.once('exit', () => {
       if (child === started) child = undefined;
@@ -96,6 +105,7 @@ export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}):
     url,
     port,
     dir,
+    log: join(dir, 'mosquitto.log'),
     kill,
     start,
     get running() {
