@@ -20,9 +20,10 @@ import { t7 } from './scenarios/t7-commands.js';
 import { t8 } from './scenarios/t8-stall.js';
 import { t1disk } from './scenarios/t1-disk.js';
 import { t9 } from './scenarios/t9-scale-out.js';
+import { t10 } from './scenarios/t10-cpu.js';
 
-/** T1 first: T4, T5 and T8 run at shares of its maximum. */
-const SCENARIOS: Scenario[] = [t1, t2, t3, t4, t5, t6, t7, t8, t1disk, t9];
+/** T1 first: T4, T5, T8 and T10 run at shares of its maximum. */
+const SCENARIOS: Scenario[] = [t1, t10, t2, t3, t4, t5, t6, t7, t8, t1disk, t9];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

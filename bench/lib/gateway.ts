@@ -35,6 +35,20 @@ export interface GatewayOptions {
   base?: string;
   /** GATE2MQTT_QYZN_SECRET (default: a fresh one); instances of one multi-mode gateway share one. */
   secret?: string;
+  /** What runs: the gateway (default), or the floor (bench/floor.ts: the same contractual work
+   *  written as plainly as possible, on the same aedes). */
+  entry?: 'gateway' | 'floor';
+  /** Another checkout's gateway (BENCH_AGAINST), to compare two builds side by side. */
+  root?: string;
+}
+
+/** prom-client's (and the floor's) monitorEventLoopDelay resolution. */
+const LOOP_SAMPLE_MS = 10;
+
+/** The event loop's delay in a window, read from the process's /metrics (prom-client resets it at each scrape). */
+export interface LoopDelay {
+  p99Ms: number;
+  maxMs: number;
 }
 
 export class GatewayProcess {
@@ -126,12 +140,13 @@ export class GatewayProcess {
     if (options.cpuProfDir) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfDir}`);
     // For looking closer at one run (e.g. --trace-gc); not used by the suite.
     nodeArgs.push(...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean));
-    nodeArgs.push(join(ROOT, 'src/main.ts'));
+    const root = options.root ?? ROOT;
+    nodeArgs.push(options.entry === 'floor' ? join(ROOT, 'bench/floor.ts') : join(root, 'src/main.ts'));
     // `ulimit -n` in a shell that then execs node: Node cannot raise its own limit. The shell
     // keeps the pid, so /proc/<pid> is node's.
     const raise = options.openFiles ? `ulimit -n ${options.openFiles} 2>/dev/null || ulimit -n hard 2>/dev/null; ` : '';
     const child = spawn('/bin/sh', ['-c', `${raise}exec "$0" "$@"`, process.execPath, ...nodeArgs], {
-      cwd: ROOT,
+      cwd: options.entry === 'floor' ? ROOT : root,
       env,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -175,6 +190,26 @@ export class GatewayProcess {
       return res.status === 200;
     } catch {
       return false;
+    }
+  }
+
+  /** The event loop's delay (p99, max) since the previous call: call once at the start of a window
+   *  to begin it. Undefined when the process does not say. */
+  async loopDelay(): Promise<LoopDelay | undefined> {
+    try {
+      const res = await fetch(`http://127.0.0.1:${this.httpPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+      const text = await res.text();
+      const read = (name: string): number | undefined => {
+        const m = new RegExp(`^gate2mqtt_nodejs_eventloop_lag_${name}_seconds(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+        // The histogram holds each 10 ms sampling timer's whole interval: the period is taken off,
+        // what is left is how late the loop ran it.
+        return m ? Math.max(0, Number(m[1]) * 1000 - LOOP_SAMPLE_MS) : undefined;
+      };
+      const p99Ms = read('p99');
+      const maxMs = read('max');
+      return p99Ms === undefined || maxMs === undefined ? undefined : { p99Ms, maxMs };
+    } catch {
+      return undefined;
     }
   }
 

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { RunContext, GeneratorLine } from './context.js';
 import { nowUs, sleep } from './clock.js';
-import { GatewayProcess } from './gateway.js';
+import { GatewayProcess, type LoopDelay } from './gateway.js';
 import { WorkerProcess } from './ipc.js';
 import type { GenReport } from './outcomes.js';
 import { deviceEventFilter, eventFilter, serials } from './payload.js';
@@ -38,6 +38,10 @@ export interface RigOptions {
   /** How long a terminal waits for its RESPONSE (longer than the gateway's publishTimeoutMs in T8). */
   responseTimeoutMs?: number;
   cpuProfDir?: string;
+  /** The process under test: the gateway (default) or the floor (bench/floor.ts). */
+  entry?: 'gateway' | 'floor';
+  /** Another checkout's gateway, for a side-by-side comparison of two builds. */
+  root?: string;
 }
 
 export interface ArmRun {
@@ -66,6 +70,8 @@ export interface ArmRun {
   latencyFromSendMs: Summary;
   answerMs: Summary;
   gateway: WindowStats;
+  /** The event loop's own delay in the process under test over the run (p99, max). */
+  loopDelay: LoopDelay | undefined;
   generators: GeneratorLine[];
   /** Per-bucket series, for T8. */
   series: { bucketMs: number; received: number[]; ok: number[]; refused: number[]; silent: number[] };
@@ -127,6 +133,8 @@ export class UplinkRig {
       logDir: ctx.rawDir,
       ...(options.brokerUrl ? { mqttUrl: options.brokerUrl } : {}),
       ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
+      ...(options.entry ? { entry: options.entry } : {}),
+      ...(options.root ? { root: options.root } : {}),
       ...(options.persistence ? { persistence: options.persistence } : {}),
       ...(options.buffer ? { buffer: options.buffer } : {}),
     });
@@ -194,15 +202,17 @@ export class UplinkRig {
       arm === 'baseline' && publisher
         ? [publisher.call('run', { ...base, ratePerSec, base: this.baselineBase, serials: this.serials })]
         : workers.map((t) => t.call('run', { ...base, ratePerSec: ratePerSec / workers.length, retryRefused: opts.retryRefused ?? false }));
+    await this.gateway.loopDelay();
     const during = opts.during?.(startAtUs);
     const reports = await Promise.all(running);
     await during;
+    const loopDelay = await this.gateway.loopDelay();
     const gatewayWindow = this.monitor.window(startAtUs, startAtUs + durationMs * 1000);
     const ok = reports.reduce((n, r) => n + r.ok, 0);
     await this.drain(ok);
     const sent: Record<string, number> = Object.assign({}, ...reports.map((r) => r.sent)) as Record<string, number>;
     const stream = await this.subscriber.call('report', { sent });
-    return this.summarise(arm, ratePerSec, durationMs, warmupMs, reports, stream, gatewayWindow, startAtUs);
+    return this.summarise(arm, ratePerSec, durationMs, warmupMs, reports, stream, gatewayWindow, loopDelay, startAtUs);
   }
 
   /** Waits until the subscriber has every acknowledged message, or nothing arrived for 1.5 s. */
@@ -223,7 +233,7 @@ export class UplinkRig {
     }
   }
 
-  private summarise(arm: Arm, rate: number, durationMs: number, warmupMs: number, reports: GenReport[], stream: StreamReport, gateway: WindowStats, startAtUs: number): ArmRun {
+  private summarise(arm: Arm, rate: number, durationMs: number, warmupMs: number, reports: GenReport[], stream: StreamReport, gateway: WindowStats, loopDelay: LoopDelay | undefined, startAtUs: number): ArmRun {
     const sum = (f: (r: GenReport) => number): number => reports.reduce((n, r) => n + f(r), 0);
     const sentTotal = sum((r) => r.loop.sent);
     const notOkTotal = sentTotal - sum((r) => r.ok);
@@ -281,9 +291,10 @@ export class UplinkRig {
         rssStartMB: round(gateway.rssStartMB, 1),
         rssEndMB: round(gateway.rssEndMB, 1),
         rssMaxMB: round(gateway.rssMaxMB, 1),
-        cpuPercent: round(gateway.cpuPercent, 0),
+        cpuPercent: round(gateway.cpuPercent, 1),
         seconds: round(gateway.seconds, 1),
       },
+      loopDelay: loopDelay && { p99Ms: round(loopDelay.p99Ms, 2), maxMs: round(loopDelay.maxMs, 2) },
       generators,
       series: { bucketMs: stream.bucketMs, received: stream.buckets, ok: okSeries, refused: refusedSeries, silent: silentSeries },
       startAtUs,
