@@ -2,6 +2,19 @@
 // configured device time zone, to and from instants, through Intl: a date library would be a
 // dependency for a few dozen lines. Every adapter formats device times here.
 
+let isoMs = -1;
+let iso = '';
+
+/** `new Date().toISOString()`, built once per millisecond: every event's envelope carries one. */
+export function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    iso = new Date(now).toISOString();
+  }
+  return iso;
+}
+
 const DEVICE_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?$/;
 const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?(?:Z|[+-]\d{2}:\d{2})$/;
 

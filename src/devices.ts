@@ -18,6 +18,7 @@ import type {
 import type { Bridge, PlatformRequests } from './bridge.js';
 import type { Handed, Handover, Outgoing } from './buffer.js';
 import type { AnswerConfig, OutputConfig } from './config.js';
+import { isoNow } from './clock.js';
 import { OfflineError, ProtocolError } from './errors.js';
 import { extractMedia } from './media.js';
 import type { DiscoverySink } from './homeassistant.js';
@@ -101,6 +102,18 @@ function checkName(name: string): void {
   const problem = topicLevelProblem(name, MAX_NAME_LENGTH);
   if (problem !== undefined) throw new ProtocolError('bad_name', `message name ${JSON.stringify(name.slice(0, MAX_NAME_LENGTH))} ${problem}`);
   if (knownNames.size < KNOWN_NAMES_MAX) knownNames.add(name);
+}
+
+/** Event names as JSON strings: a device uses a handful, each escaped once. */
+const nameJson = new Map<string, string>();
+
+function quoted(name: string): string {
+  let json = nameJson.get(name);
+  if (json === undefined) {
+    json = JSON.stringify(name);
+    if (nameJson.size < KNOWN_NAMES_MAX) nameJson.set(name, json);
+  }
+  return json;
 }
 
 /** Runs `work` once per key in `seen`, forgetting failed runs and the oldest keys past the bound. */
@@ -289,6 +302,8 @@ class Device implements DeviceHandle {
   readonly session: DeviceSession;
   /** The disk buffer's ordering key. */
   private readonly key: string;
+  /** The envelope between `ts` and `name`, escaped once: `,"adapter":…,"deviceId":…,"name":`. */
+  private readonly envelopeMiddle: string;
   private readonly registry: Devices;
   private info: JsonObject;
   private alive = true;
@@ -310,6 +325,7 @@ class Device implements DeviceHandle {
     this.remote = identity.remote;
     this.session = session;
     this.key = `${registry.adapter}/${identity.deviceId}`;
+    this.envelopeMiddle = `,"adapter":${JSON.stringify(registry.adapter)},"deviceId":${JSON.stringify(identity.deviceId)},"name":`;
     this.logger = registry.logger.child({ deviceId: identity.deviceId, remote: identity.remote });
     this.info = { deviceId: identity.deviceId, ...identity.info, remote: identity.remote, connectedAt: this.connectedAt };
     this.setLiveness(livenessMs);
@@ -376,16 +392,19 @@ class Device implements DeviceHandle {
     const paths = options.media ?? [];
     const { data: body, media } =
       paths.length === 0 ? { data, media: [] } : extractMedia(data, paths, output.media, (field) => topics.media(this.adapter, this.deviceId, field));
-    const envelope: JsonObject = { id, ts: new Date().toISOString(), adapter: this.adapter, deviceId: this.deviceId, name, data: body };
-    if (output.includeRaw && options.raw !== undefined) envelope.raw = options.raw;
-    const message: Outgoing[] = [{ topic, payload: JSON.stringify(envelope) }];
+    // Written as JSON.stringify would write the envelope object, key order included, without
+    // building that object: the constant parts are escaped once per device, the ids are UUIDs.
+    const ts = isoNow();
+    const raw = output.includeRaw && options.raw !== undefined ? `,"raw":${JSON.stringify(options.raw)}` : '';
+    const payload = `{"id":"${id}","ts":"${ts}"${this.envelopeMiddle}${quoted(name)},"data":${JSON.stringify(body)}${raw}}`;
+    const message: Outgoing[] = [{ topic, payload }];
     for (const m of media) message.push({ topic: topics.media(this.adapter, this.deviceId, m.field), payload: m.bytes, retain: true, media: true });
     try {
       const handed = await handover.deliver(this.key, message);
       this.messagesIn += 1;
       this.lastMessage = name;
-      this.lastMessageAt = envelope.ts as string;
-      if (this.registry.observed) this.registry.handed({ deviceId: this.deviceId, kind, name, topic, envelope });
+      this.lastMessageAt = ts;
+      if (this.registry.observed) this.registry.handed({ deviceId: this.deviceId, kind, name, topic, envelope: JSON.parse(payload) as JsonObject });
       return handed;
     } catch (err) {
       this.core.metrics.handoverFailures.inc({ adapter: this.adapter });

@@ -34,10 +34,14 @@ export class InProcessLink extends EventEmitter implements Link {
   private open = false;
   private readonly delivers: Array<{ filter: string; deliver: Deliver }> = [];
   private readonly window: PublishWindow;
+  private readonly liveId: string;
+  private readonly retainedId: string;
 
   constructor(options: InProcessOptions) {
     super();
     this.options = options;
+    this.liveId = `${options.broker.id}#live`;
+    this.retainedId = `${options.broker.id}#retained`;
     this.window = new PublishWindow({
       limit: options.maxInflight,
       timeoutMs: options.publishTimeoutMs,
@@ -119,16 +123,12 @@ export class InProcessLink extends EventEmitter implements Link {
    *  its order, so each gets a brokerId of its own. */
   private packet(topic: string, payload: string | Buffer, options: PublishOptions): object {
     const retain = options.retain === true;
-    return {
-      cmd: 'publish',
-      topic,
-      payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload),
-      qos: 1,
-      retain,
-      dup: false,
-      brokerId: `${this.options.broker.id}#${retain ? 'retained' : 'live'}`,
-      ...(options.correlationData ? { properties: { correlationData: options.correlationData } } : {}),
-    };
+    const bytes = Buffer.isBuffer(payload) ? payload : Buffer.from(payload);
+    const brokerId = retain ? this.retainedId : this.liveId;
+    const { correlationData } = options;
+    return correlationData
+      ? { cmd: 'publish', topic, payload: bytes, qos: 1, retain, dup: false, brokerId, properties: { correlationData } }
+      : { cmd: 'publish', topic, payload: bytes, qos: 1, retain, dup: false, brokerId };
   }
 
   retain(topic: string, payload: string | Buffer): Promise<void> {

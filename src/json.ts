@@ -18,6 +18,9 @@ export function parseJson(input: Buffer | string, maxBytes: number): unknown {
   }
 }
 
+/** `{}` shared by every answer without data: compared by identity on hot paths, never changed. */
+export const EMPTY: JsonObject = Object.freeze({});
+
 export function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

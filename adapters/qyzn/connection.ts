@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { AdapterContext, CommandAnswer, DeviceCommand, DeviceHandle, DeviceSession, DisconnectReason, JsonObject } from '../../src/adapter.js';
 import { HandoverError, OfflineError, ProtocolError, type ProtocolReason } from '../../src/errors.js';
 import { Inbox } from '../../src/inbox.js';
+import { EMPTY } from '../../src/json.js';
 import { PendingCommands } from '../../src/pending.js';
 import { isValidTopicLevel } from '../../src/topics.js';
 import { holdUntilTurnEnds } from '../../src/writes.js';
@@ -14,7 +15,7 @@ import { checkLogin, checkRegister, type AuthOptions, type Refusal, type Registr
 import { decodeMessage, decodeResponse, type MessageBody } from './body.js';
 import type { QyznConfig } from './config.js';
 import { MAX_RESENDS, MISSED_HEARTBEATS, MsgType, Result, isMessageName, resultDesc } from './constants.js';
-import { encodeHeartbeat, encodeMessage, encodeResponse } from './encoder.js';
+import { emptyAnswerBody, encodeFrame, encodeHeartbeat, encodeMessage, encodeResponse } from './encoder.js';
 import { NOTIFICATION, handlerFor, type Handler, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
 import { FrameParser, type Frame } from './parser.js';
 import type { Versions } from './tables.js';
@@ -175,8 +176,14 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   private reply(frame: Frame, message: string, reply: Reply): void {
     const version = this.env.versions.forMessage(message, frame.version);
-    const { result, desc = resultDesc(result, message), data = {}, extra } = reply;
-    this.send(encodeResponse({ version, seq: frame.seq }, extra ? { result, desc, data, extra } : { result, desc, data }));
+    const { result, desc, data = EMPTY, extra } = reply;
+    const header = { version, seq: frame.seq };
+    if (desc === undefined && data === EMPTY && !extra) {
+      this.send(encodeFrame({ ...header, msgType: MsgType.RESPONSE }, emptyAnswerBody(result, resultDesc(result, message))));
+    } else {
+      const fields = { result, desc: desc ?? resultDesc(result, message), data };
+      this.send(encodeResponse(header, extra ? { ...fields, extra } : fields));
+    }
     this.env.context.metrics.messageOut(isMessageName(message) ? message : 'unknown');
   }
 

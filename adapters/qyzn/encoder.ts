@@ -44,6 +44,24 @@ export interface ResponseFields {
   extra?: JsonObject;
 }
 
+/** `{"result":…,"desc":…,"data":{}}`, the body of most answers, serialised once per result and desc
+ *  (the error-code table's texts: a bounded set). */
+const emptyBodies = new Map<number, Map<string, Buffer>>();
+
+export function emptyAnswerBody(result: number, desc: string): Buffer {
+  let byDesc = emptyBodies.get(result);
+  if (!byDesc) {
+    byDesc = new Map();
+    emptyBodies.set(result, byDesc);
+  }
+  let body = byDesc.get(desc);
+  if (!body) {
+    body = Buffer.from(JSON.stringify({ result, desc, data: {} }), 'utf8');
+    byDesc.set(desc, body);
+  }
+  return body;
+}
+
 /** A RESPONSE on the request's own seq. */
 export function encodeResponse(fields: Omit<HeaderFields, 'msgType'>, response: ResponseFields): Buffer {
   const { result, desc, data = {}, extra = {} } = response;

@@ -2,7 +2,7 @@
 // into core calls (uplink, request) and returns the RESPONSE the device gets; the connection sends
 // it (REQUESTs only) after the handler's promise settled, i.e. after the broker acknowledged.
 import type { DeviceHandle, DisconnectReason, JsonObject, PlatformAnswer } from '../../src/adapter.js';
-import { isObject } from '../../src/json.js';
+import { EMPTY, isObject } from '../../src/json.js';
 import { formatWall } from '../../src/clock.js';
 import { numberFrom } from '../../src/leniency.js';
 import { Result } from './constants.js';
@@ -58,7 +58,7 @@ function online(session: SessionPort): DeviceHandle {
   return session.device;
 }
 
-function ok(data: unknown = {}, extra?: JsonObject): Reply {
+function ok(data: unknown = EMPTY, extra?: JsonObject): Reply {
   return extra ? { result: Result.SUCCESS, data, extra } : { result: Result.SUCCESS, data };
 }
 
@@ -129,7 +129,7 @@ const HANDLERS: Readonly<Record<string, Handler>> = {
   login: { beforeLogin: true, handle: (input, session) => session.login(input.data) },
   // Not an event (DESIGN): availability goes offline and bridge/event says why.
   logout: { handle: () => ({ result: Result.SUCCESS, thenClose: 'logout' }) },
-  snapshot_face: platformRequest({ data: () => ({}), result: Result.SUCCESS }),
+  snapshot_face: platformRequest({ data: () => EMPTY, result: Result.SUCCESS }),
   qrcode_data: platformRequest({ data: () => ({ opendoor: 0 }), result: Result.SUCCESS }),
   device_sync_person: platformRequest({ data: samePersonBack, result: Result.SUCCESS }),
   device_call_param: platformRequest({ data: callEcho, result: Result.INVALID_PARAMETER, extra: { message: 'device_call_param' } }),
