@@ -71,6 +71,9 @@ export interface DeviceHandle {
    *  Rejects with HandoverError when it cannot be handed over: answer the device with a failure;
    *  with ProtocolError `bad_name` when `name` cannot be a topic level (nothing is published). */
   uplink(name: string, data: JsonObject, options?: UplinkOptions): Promise<void>;
+  /** uplink() with a callback, for a protocol's hot path: no promise per message. `done` gets the
+   *  error uplink() would reject with; it may be called before uplinkThen returns. */
+  uplinkThen(name: string, data: JsonObject, options: UplinkOptions, done: (err?: Error) => void): void;
   /** Runs `work` once per key: a retransmission (same key) gets the first run's result without a
    *  second publish. A failed run is forgotten, so the device's retry runs again. Bounded per device.
    *  Keys are remembered for this connection only (sequence numbers that restart with it), or, with
@@ -82,6 +85,8 @@ export interface DeviceHandle {
   /** A device request needing the platform: `mqtt` mode publishes `request/{name}` and waits for
    *  `request/{name}/reply`, `local` mode publishes `event/{name}`; both fall back to `fallback`. */
   request(name: string, data: JsonObject, fallback: JsonObject, options?: UplinkOptions): Promise<PlatformAnswer>;
+  /** request() with a callback: in `local` mode (the default) no promise per message. */
+  requestThen(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions, done: (err: Error | undefined, answer?: PlatformAnswer) => void): void;
   /** Replaces the retained `state` topic (gantry). */
   setState(state: JsonObject): Promise<void>;
   /** The adapter's word that this connection ended: availability offline, `device_disconnected`. */

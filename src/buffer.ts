@@ -37,10 +37,15 @@ export interface BufferStats {
 
 /** What Device.publishEnvelope hands a device message to. `device` is the ordering key
  *  (adapter/deviceId): one device's messages reach the broker in the order they were handed over. */
+/** Told once per message: an error, or where the message is now. */
+export type HandedCallback = (err: Error | undefined, handed?: Handed) => void;
+
 export interface Handover {
   /** Resolves once the broker or the disk holds the message; rejects with HandoverError when
    *  neither can (the device then gets its protocol's failure). */
   deliver(device: string, message: readonly Outgoing[]): Promise<Handed>;
+  /** deliver() with a callback, for the device messages' path: no promise per message. */
+  hand(device: string, message: readonly Outgoing[], done: HandedCallback): void;
   /** Before the link exists: a store that cannot be opened stops the start (BufferStoreError). */
   open(): Promise<void>;
   attach(link: Link): void;
@@ -48,9 +53,12 @@ export interface Handover {
   stats(): BufferStats;
 }
 
+const RETAINED = { retain: true } as const;
+const LIVE = {} as const;
+
 /** The publishes of one message together; one publish (the usual case) without Promise.all. */
 function publishAll(link: Link, message: readonly Outgoing[]): Promise<unknown> {
-  const one = (m: Outgoing): Promise<void> => link.publish(m.topic, m.payload, m.retain ? { retain: true } : {});
+  const one = (m: Outgoing): Promise<void> => link.publish(m.topic, m.payload, m.retain ? RETAINED : LIVE);
   return message.length === 1 ? one(message[0] as Outgoing) : Promise.all(message.map(one));
 }
 
@@ -64,10 +72,27 @@ export class DirectHandover implements Handover {
     this.link = link;
   }
 
-  async deliver(_device: string, message: readonly Outgoing[]): Promise<Handed> {
-    if (!this.link) throw new HandoverError('not connected to the MQTT broker');
-    await publishAll(this.link, message);
-    return 'published';
+  deliver(device: string, message: readonly Outgoing[]): Promise<Handed> {
+    return new Promise((resolve, reject) => this.hand(device, message, (err) => (err ? reject(err) : resolve('published'))));
+  }
+
+  /** The publishes of one message together: told once all were acknowledged, or the first failure
+   *  once every one settled. One publish (the usual case) is passed straight through. */
+  hand(_device: string, message: readonly Outgoing[], done: HandedCallback): void {
+    const link = this.link;
+    if (!link) return done(new HandoverError('not connected to the MQTT broker'));
+    if (message.length === 1) {
+      const m = message[0] as Outgoing;
+      return link.send(m.topic, m.payload, m.retain ? RETAINED : LIVE, (err) => done(err, 'published'));
+    }
+    let left = message.length;
+    let failure: Error | undefined;
+    for (const m of message) {
+      link.send(m.topic, m.payload, m.retain ? RETAINED : LIVE, (err) => {
+        failure ??= err;
+        if (--left === 0) done(failure, 'published');
+      });
+    }
   }
 
   async close(): Promise<void> {}
@@ -244,6 +269,10 @@ export class DiskBuffer implements Handover {
 
   stats(): BufferStats {
     return { mode: 'disk', depth: this.depth, bytes: this.bytes };
+  }
+
+  hand(device: string, message: readonly Outgoing[], done: HandedCallback): void {
+    this.deliver(device, message).then((handed) => done(undefined, handed), done);
   }
 
   deliver(device: string, message: readonly Outgoing[]): Promise<Handed> {

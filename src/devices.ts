@@ -16,7 +16,7 @@ import type {
   UplinkOptions,
 } from './adapter.js';
 import type { Bridge, PlatformRequests } from './bridge.js';
-import type { Handed, Handover, Outgoing } from './buffer.js';
+import type { HandedCallback, Handover, Outgoing } from './buffer.js';
 import type { AnswerConfig, OutputConfig } from './config.js';
 import { isoNow } from './clock.js';
 import { OfflineError, ProtocolError } from './errors.js';
@@ -308,6 +308,8 @@ class Device implements DeviceHandle {
   private info: JsonObject;
   private alive = true;
   private liveness: NodeJS.Timeout | undefined;
+  private livenessMs = 0;
+  private lastSeen = Date.now();
   private readonly seen: Seen = new Map();
   private lastPublish: Promise<void> = Promise.resolve();
   private nextState: JsonObject | undefined;
@@ -364,17 +366,27 @@ class Device implements DeviceHandle {
     this.commands += 1;
   }
 
+  /** A stamp, not a timer refresh: this runs for every message of the device. */
   touch(): void {
-    this.liveness?.refresh();
+    this.lastSeen = Date.now();
   }
 
   setLiveness(ms: number): void {
     clearTimeout(this.liveness);
     this.liveness = undefined;
-    if (ms > 0 && this.alive) {
-      this.liveness = setTimeout(() => this.close('timeout'), ms);
-      this.liveness.unref();
-    }
+    this.livenessMs = ms;
+    this.lastSeen = Date.now();
+    if (ms > 0 && this.alive) this.armLiveness(ms);
+  }
+
+  /** Fires when the device may have been silent for livenessMs; looks at the stamp then. */
+  private armLiveness(ms: number): void {
+    this.liveness = setTimeout(() => {
+      const silent = Date.now() - this.lastSeen;
+      if (silent >= this.livenessMs) this.close('timeout');
+      else if (this.alive) this.armLiveness(this.livenessMs - silent);
+    }, ms);
+    this.liveness.unref();
   }
 
   updateInfo(info: JsonObject): void {
@@ -382,12 +394,21 @@ class Device implements DeviceHandle {
     if (this.alive) void this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'info'), JSON.stringify(this.info));
   }
 
-  async uplink(name: string, data: JsonObject, options: UplinkOptions = {}): Promise<void> {
-    checkName(name);
-    await this.publishEnvelope(this.core.topics.event(this.adapter, this.deviceId, name), 'event', name, data, options);
+  uplink(name: string, data: JsonObject, options: UplinkOptions = {}): Promise<void> {
+    return new Promise((resolve, reject) => this.uplinkThen(name, data, options, (err) => (err ? reject(err) : resolve())));
   }
 
-  private async publishEnvelope(topic: string, kind: DeviceActivity['kind'], name: string, data: JsonObject, options: UplinkOptions, id = randomUUID()): Promise<Handed> {
+  uplinkThen(name: string, data: JsonObject, options: UplinkOptions, done: (err?: Error) => void): void {
+    try {
+      checkName(name);
+    } catch (err) {
+      return done(err as Error);
+    }
+    this.publishEnvelope(this.core.topics.event(this.adapter, this.deviceId, name), 'event', name, data, options, randomUUID(), done);
+  }
+
+  /** Hands the envelope (and its media) over; `done` once the broker or the disk buffer holds it. */
+  private publishEnvelope(topic: string, kind: DeviceActivity['kind'], name: string, data: JsonObject, options: UplinkOptions, id: string, done: HandedCallback): void {
     const { handover, topics, output } = this.core;
     const paths = options.media ?? [];
     const { data: body, media } =
@@ -399,18 +420,18 @@ class Device implements DeviceHandle {
     const payload = `{"id":"${id}","ts":"${ts}"${this.envelopeMiddle}${quoted(name)},"data":${JSON.stringify(body)}${raw}}`;
     const message: Outgoing[] = [{ topic, payload }];
     for (const m of media) message.push({ topic: topics.media(this.adapter, this.deviceId, m.field), payload: m.bytes, retain: true, media: true });
-    try {
-      const handed = await handover.deliver(this.key, message);
+    handover.hand(this.key, message, (err, handed) => {
+      if (err) {
+        this.core.metrics.handoverFailures.inc({ adapter: this.adapter });
+        this.logger.warn({ err: err.message, name }, 'message not handed over; the device gets its failure code');
+        return done(err);
+      }
       this.messagesIn += 1;
       this.lastMessage = name;
       this.lastMessageAt = ts;
       if (this.registry.observed) this.registry.handed({ deviceId: this.deviceId, kind, name, topic, envelope: JSON.parse(payload) as JsonObject });
-      return handed;
-    } catch (err) {
-      this.core.metrics.handoverFailures.inc({ adapter: this.adapter });
-      this.logger.warn({ err: (err as Error).message, name }, 'message not handed over; the device gets its failure code');
-      throw err;
-    }
+      done(undefined, handed);
+    });
   }
 
   dedupe<T>(key: string, work: () => Promise<T>, options?: { scope?: 'connection' }): Promise<T>;
@@ -422,32 +443,39 @@ class Device implements DeviceHandle {
     return once(this.registry.memory(this.deviceId), key, run);
   }
 
-  async request(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions = {}): Promise<PlatformAnswer> {
-    checkName(name);
+  request(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions = {}): Promise<PlatformAnswer> {
+    return new Promise((resolve, reject) => this.requestThen(name, data, fallback, options, (err, answer) => (err ? reject(err) : resolve(answer as PlatformAnswer))));
+  }
+
+  requestThen(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions, done: (err: Error | undefined, answer?: PlatformAnswer) => void): void {
     const answer = Object.hasOwn(this.registry.answers, name) ? this.registry.answers[name] : undefined;
     if (!answer || answer.mode === 'local') {
-      await this.uplink(name, data, options);
-      return { data: fallback, source: 'local' };
+      return this.uplinkThen(name, data, options, (err) => (err ? done(err) : done(undefined, { data: fallback, source: 'local' })));
+    }
+    try {
+      checkName(name);
+    } catch (err) {
+      return done(err as Error);
     }
     const { topics, requests } = this.core;
     const id = randomUUID();
     const reply = requests.wait(id, this.adapter, this.deviceId, name, answer.timeoutMs);
-    let handed: Handed;
-    try {
-      handed = await this.publishEnvelope(topics.request(this.adapter, this.deviceId, name), 'request', name, data, options, id);
-    } catch (err) {
-      requests.cancel(id);
-      throw err;
-    }
-    // Buffered: the platform sees it only once the broker is back, too late for this answer.
-    if (handed === 'buffered') {
-      requests.cancel(id);
-      return { data: fallback, source: 'fallback' };
-    }
-    const platform = await reply;
-    if (!platform) return { data: fallback, source: 'fallback' };
-    const { id: _id, data: answered, ...extra } = platform;
-    return { data: (answered as JsonObject | undefined) ?? {}, extra, source: 'mqtt' };
+    this.publishEnvelope(topics.request(this.adapter, this.deviceId, name), 'request', name, data, options, id, (err, handed) => {
+      if (err) {
+        requests.cancel(id);
+        return done(err);
+      }
+      // Buffered: the platform sees it only once the broker is back, too late for this answer.
+      if (handed === 'buffered') {
+        requests.cancel(id);
+        return done(undefined, { data: fallback, source: 'fallback' });
+      }
+      reply.then((platform) => {
+        if (!platform) return done(undefined, { data: fallback, source: 'fallback' });
+        const { id: _id, data: answered, ...extra } = platform;
+        done(undefined, { data: (answered as JsonObject | undefined) ?? {}, extra, source: 'mqtt' });
+      }, done);
+    });
   }
 
   /** Updates in one turn of the event loop (a burst of uploads from one device) are serialised and

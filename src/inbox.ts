@@ -16,7 +16,10 @@ export interface InboxOptions<T> {
   highWater: number;
   flow: FlowControl;
   /** Handles one item; a promise holds one of the `concurrency` places until it settles. */
-  handle(item: T): Promise<void> | undefined;
+  handle?: (item: T) => Promise<void> | undefined;
+  /** Or with a callback (no promise per item): the place is held until `done` is called, once, or
+   *  until it throws without having called it. */
+  run?: (item: T, done: () => void) => void;
   onError(err: unknown): void;
 }
 
@@ -103,16 +106,25 @@ export class Inbox<T> {
   }
 
   private run(item: T): void {
-    let work: Promise<void> | undefined;
-    try {
-      work = this.options.handle(item);
-    } catch (err) {
-      this.options.onError(err);
+    const { handle, run, onError } = this.options;
+    this.running += 1;
+    if (run) {
+      try {
+        run(item, this.settled);
+      } catch (err) {
+        this.failed(err);
+      }
       return;
     }
-    if (!work) return;
-    this.running += 1;
-    work.then(this.settled, this.failed);
+    let work: Promise<void> | undefined;
+    try {
+      work = handle?.(item);
+    } catch (err) {
+      work = undefined;
+      onError(err);
+    }
+    if (work) work.then(this.settled, this.failed);
+    else this.running -= 1;
   }
 
   /** Decided once per drain, not per item (pausing per frame showed in the qyzn profile). */

@@ -7,8 +7,8 @@ import { EventEmitter } from 'node:events';
 import type { Aedes } from 'aedes';
 import type { Logger } from 'pino';
 import { HandoverError } from './errors.js';
-import type { InboundPacket, Link, MessageHandler, PublishOptions } from './mqtt.js';
-import { PublishWindow } from './window.js';
+import { sendAsPromise, type InboundPacket, type Link, type MessageHandler, type PublishOptions } from './mqtt.js';
+import { PublishWindow, type Settled } from './window.js';
 
 interface AedesPacket {
   topic: string;
@@ -103,13 +103,17 @@ export class InProcessLink extends EventEmitter implements Link {
   /** "Acknowledged" is aedes's publish callback. A subscriber whose socket is backed up holds that
    *  callback (up to `broker.drainTimeoutMs`); the device must not wait that long. */
   publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
-    if (!this.connected) return Promise.reject(new HandoverError('the embedded broker is closed'));
+    return sendAsPromise(this, topic, payload, options);
+  }
+
+  send(topic: string, payload: string | Buffer, options: PublishOptions, settled: Settled): void {
+    if (!this.connected) return settled(new HandoverError('the embedded broker is closed'));
     const { broker } = this.options;
     const packet = this.packet(topic, payload, options);
-    return this.window.submit((done) => {
+    this.window.submit((done) => {
       broker.publish(packet as never, done);
       return undefined;
-    });
+    }, settled);
   }
 
   publishQueued(topic: string, payload: string | Buffer, options: PublishOptions = {}): void {

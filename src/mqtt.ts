@@ -7,7 +7,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Logger } from 'pino';
 import type { MqttConfig } from './config.js';
 import { HandoverError } from './errors.js';
-import { PublishWindow } from './window.js';
+import { PublishWindow, type Settled } from './window.js';
 import { topicMatches } from './acl.js';
 
 /** What a handler needs of an incoming message beside topic and payload. */
@@ -30,12 +30,20 @@ export interface Link {
   subscribe(filter: string, handler: MessageHandler): void;
   /** Resolves when the broker acknowledged (took) the QoS 1 message; rejects with HandoverError. */
   publish(topic: string, payload: string | Buffer, options?: PublishOptions): Promise<void>;
+  /** publish() with a callback, for the device messages' path: no promise per message. `done` may
+   *  be called before send returns. */
+  send(topic: string, payload: string | Buffer, options: PublishOptions, done: Settled): void;
   /** Publishes now if connected, else when connected again; never fails (command replies). */
   publishQueued(topic: string, payload: string | Buffer, options?: PublishOptions): void;
   /** A retained topic the gateway owns: published now and again after every reconnect. */
   retain(topic: string, payload: string | Buffer): Promise<void>;
   /** No longer the gateway's to say again after a reconnect (another instance holds it now). */
   forget(topic: string): void;
+}
+
+/** A link's publish() made of its send(). */
+export function sendAsPromise(link: Link, topic: string, payload: string | Buffer, options: PublishOptions): Promise<void> {
+  return new Promise((resolve, reject) => link.send(topic, payload, options, (err) => (err ? reject(err) : resolve())));
 }
 
 export interface LinkOptions {
@@ -213,10 +221,14 @@ export class MqttLink extends EventEmitter implements Link {
    *  `publishTimeoutMs`. A message given up on is taken out of the client's store, so that it is
    *  not sent after the device already heard the failure and retried (which would publish it twice). */
   publish(topic: string, payload: string | Buffer, options: PublishOptions = {}): Promise<void> {
+    return sendAsPromise(this, topic, payload, options);
+  }
+
+  send(topic: string, payload: string | Buffer, options: PublishOptions, settled: Settled): void {
     const client = this.client;
-    if (!client?.connected) return Promise.reject(new HandoverError('not connected to the MQTT broker'));
+    if (!client?.connected) return settled(new HandoverError('not connected to the MQTT broker'));
     const packet = this.packetOptions(options);
-    return this.window.submit((done) => {
+    this.window.submit((done) => {
       if (!client.connected) {
         done(new Error('not connected'));
         return undefined;
@@ -227,7 +239,7 @@ export class MqttLink extends EventEmitter implements Link {
       return () => {
         if (client.outgoing[messageId]?.cb === done) client.removeOutgoingMessage(messageId);
       };
-    });
+    }, settled);
   }
 
   /** The publishes of one turn of the event loop (every device read in it) go out in one write:

@@ -10,6 +10,9 @@ import { HandoverError } from './errors.js';
  *  a function that asks the broker side to give the message up (it still calls `done` after). */
 export type Handover = (done: (err?: Error) => void) => (() => void) | undefined;
 
+/** Told once per message: no error when the broker acknowledged, a HandoverError otherwise. */
+export type Settled = (err?: HandoverError) => void;
+
 export interface WindowOptions {
   limit: number;
   timeoutMs: number;
@@ -17,25 +20,47 @@ export interface WindowOptions {
   lateMessage: string;
 }
 
-type State = 'waiting' | 'handedOver' | 'settled';
+const WAITING = 0;
+const HANDED_OVER = 1;
+const SETTLED = 2;
 
 interface Entry {
   handover: Handover;
   deadline: number;
-  state: State;
+  state: typeof WAITING | typeof HANDED_OVER | typeof SETTLED;
   withdraw: (() => void) | undefined;
-  resolve(): void;
-  reject(err: Error): void;
+  settled: Settled;
+}
+
+/** Entries in arrival order with a moving head; what is behind the head is dropped in bulk. */
+class Queue {
+  items: Entry[] = [];
+  head = 0;
+
+  get empty(): boolean {
+    return this.head === this.items.length;
+  }
+
+  /** Past the head, once most of the array is behind it. */
+  compact(): void {
+    if (this.empty) {
+      this.items.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items.splice(0, this.head);
+      this.head = 0;
+    }
+  }
 }
 
 export class PublishWindow {
   /** Messages handed over at once; may be lowered by the broker (MQTT 5 receive maximum). */
   limit: number;
   private readonly options: WindowOptions;
-  /** Every message not yet answered to its caller, oldest first. */
-  private readonly open = new Set<Entry>();
-  private readonly waiting: Entry[] = [];
-  private head = 0;
+  /** Every message in arrival order (= deadline order); settled ones are skipped, not removed. */
+  private readonly open = new Queue();
+  /** Messages not handed over yet, in order. */
+  private readonly waiting = new Queue();
   /** Handed over and not yet called back, including given-up ones the broker still holds. */
   private active = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -45,36 +70,41 @@ export class PublishWindow {
     this.limit = Math.max(1, options.limit);
   }
 
-  /** Resolves when the broker acknowledged; rejects with HandoverError when it refused, or when
-   *  `timeoutMs` ran out first. */
-  submit(handover: Handover): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const entry: Entry = { handover, deadline: Date.now() + this.options.timeoutMs, state: 'waiting', withdraw: undefined, resolve, reject };
-      this.open.add(entry);
-      this.timer ??= setTimeout(() => this.expire(), this.options.timeoutMs).unref();
-      if (this.active < this.limit && this.head === this.waiting.length) this.start(entry);
-      else this.waiting.push(entry);
-    });
+  /** `settled` once the broker acknowledged, or with a HandoverError when it refused, or when
+   *  `timeoutMs` ran out first. It may be called before submit returns. */
+  submit(handover: Handover, settled: Settled): void {
+    const entry: Entry = { handover, deadline: Date.now() + this.options.timeoutMs, state: WAITING, withdraw: undefined, settled };
+    this.open.items.push(entry);
+    this.timer ??= setTimeout(() => this.expire(), this.options.timeoutMs).unref();
+    if (this.active < this.limit && this.waiting.empty) this.start(entry);
+    else this.waiting.items.push(entry);
+  }
+
+  /** submit() as a promise, for callers off the hot path. */
+  submitted(handover: Handover): Promise<void> {
+    return new Promise((resolve, reject) => this.submit(handover, (err) => (err ? reject(err) : resolve())));
   }
 
   /** Fails every open message (the connection is gone): the waiting ones are dropped, the handed-over
    *  ones withdrawn where the broker side can. */
   failAll(why: string): void {
-    for (const entry of [...this.open]) this.giveUp(entry, why);
+    const { items, head } = this.open;
+    for (const entry of items.slice(head)) if (entry.state !== SETTLED) this.giveUp(entry, why);
+    this.trimOpen();
   }
 
   private start(entry: Entry): void {
-    entry.state = 'handedOver';
+    entry.state = HANDED_OVER;
     this.active += 1;
     let called = false;
     const done = (err?: Error): void => {
       if (called) return;
       called = true;
       this.active -= 1;
-      if (entry.state !== 'settled') {
-        this.settle(entry);
-        if (err) entry.reject(new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }));
-        else entry.resolve();
+      if (entry.state !== SETTLED) {
+        entry.state = SETTLED;
+        entry.settled(err ? new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }) : undefined);
+        this.trimOpen();
       }
       this.pump();
     };
@@ -86,42 +116,45 @@ export class PublishWindow {
   }
 
   private pump(): void {
-    while (this.active < this.limit && this.head < this.waiting.length) {
-      const entry = this.waiting[this.head] as Entry;
-      this.head += 1;
-      if (entry.state === 'waiting') this.start(entry);
+    const waiting = this.waiting;
+    while (this.active < this.limit && !waiting.empty) {
+      const entry = waiting.items[waiting.head] as Entry;
+      waiting.head += 1;
+      if (entry.state === WAITING) this.start(entry);
     }
-    if (this.head === this.waiting.length) {
-      this.waiting.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024 && this.head * 2 > this.waiting.length) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
-    }
+    waiting.compact();
   }
 
-  private settle(entry: Entry): void {
-    entry.state = 'settled';
-    this.open.delete(entry);
+  /** Moves the open queue's head past the settled entries at its front. */
+  private trimOpen(): void {
+    const open = this.open;
+    while (!open.empty && (open.items[open.head] as Entry).state === SETTLED) open.head += 1;
+    open.compact();
   }
 
   private giveUp(entry: Entry, why: string): void {
-    const wasHandedOver = entry.state === 'handedOver';
-    this.settle(entry);
-    entry.reject(new HandoverError(why));
+    const wasHandedOver = entry.state === HANDED_OVER;
+    entry.state = SETTLED;
+    entry.settled(new HandoverError(why));
     if (wasHandedOver) entry.withdraw?.();
   }
 
   private expire(): void {
     this.timer = undefined;
     const now = Date.now();
-    for (const entry of this.open) {
-      if (entry.deadline > now) {
-        this.timer = setTimeout(() => this.expire(), entry.deadline - now).unref();
-        return;
+    const open = this.open;
+    while (!open.empty) {
+      const entry = open.items[open.head] as Entry;
+      if (entry.state !== SETTLED) {
+        if (entry.deadline > now) {
+          this.timer = setTimeout(() => this.expire(), entry.deadline - now).unref();
+          break;
+        }
+        this.giveUp(entry, this.options.lateMessage);
       }
-      this.giveUp(entry, this.options.lateMessage);
+      open.head += 1;
     }
+    open.compact();
     // Waiting entries that expired leave holes in the queue; let the next pump skip past them.
     this.pump();
   }

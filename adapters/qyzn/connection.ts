@@ -8,6 +8,7 @@ import { HandoverError, OfflineError, ProtocolError, type ProtocolReason } from 
 import { Inbox } from '../../src/inbox.js';
 import { EMPTY } from '../../src/json.js';
 import { PendingCommands } from '../../src/pending.js';
+import { RecentRuns } from '../../src/recent.js';
 import { isValidTopicLevel } from '../../src/topics.js';
 import { holdUntilTurnEnds } from '../../src/writes.js';
 import { commandAnswer } from './answers.js';
@@ -16,7 +17,7 @@ import { decodeMessage, decodeResponse, type MessageBody } from './body.js';
 import type { QyznConfig } from './config.js';
 import { MAX_RESENDS, MISSED_HEARTBEATS, MsgType, Result, isMessageName, resultDesc } from './constants.js';
 import { emptyAnswerBody, encodeFrame, encodeHeartbeat, encodeMessage, encodeResponse } from './encoder.js';
-import { NOTIFICATION, handlerFor, type Handler, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
+import { NOTIFICATION, handlerFor, type Answer, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
 import { FrameParser, type Frame } from './parser.js';
 import type { Versions } from './tables.js';
 
@@ -41,6 +42,8 @@ export class QyznConnection implements DeviceSession, SessionPort {
   private readonly parser: FrameParser;
   private readonly inbox: Inbox<Frame>;
   private readonly pending = new PendingCommands<number, Frame>();
+  /** REQUESTs run or running on this connection, by seq: a retransmission gets the first run's answer. */
+  private readonly recent = new RecentRuns<Reply>();
   private logger: Logger;
   /** Set once the device logged in: it is online, and only then takes commands. */
   private handle: DeviceHandle | undefined;
@@ -65,7 +68,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
       // The frames of a chunk wait in the parser: pause as soon as one has to wait.
       highWater: 1,
       flow: socket,
-      handle: (frame) => this.dispatch(frame),
+      run: (frame, done) => this.dispatch(frame, done),
       onError: (err) => this.logger.error({ err }, 'device message failed'),
     });
   }
@@ -104,23 +107,24 @@ export class QyznConnection implements DeviceSession, SessionPort {
 
   // --- bytes in -------------------------------------------------------------------------------
 
-  private dispatch(frame: Frame): Promise<void> | undefined {
+  /** `done` once the frame is handled (its answer sent, if it gets one): it frees its inbox place. */
+  private dispatch(frame: Frame, done: () => void): void {
     this.handle?.touch();
     switch (frame.msgType) {
       case MsgType.HEARTBEAT:
         this.deviceVersion = frame.version;
         this.env.context.metrics.messageIn('heartbeat');
         this.send(encodeHeartbeat(frame.version, frame.seq));
-        return undefined;
+        return done();
       case MsgType.RESPONSE:
         if (!this.pending.settle(frame.seq, frame)) this.logger.debug({ seq: frame.seq }, 'response to no pending command (late, or answered already)');
-        return undefined;
+        return done();
       default:
-        return this.onMessage(frame);
+        return this.onMessage(frame, done);
     }
   }
 
-  private onMessage(frame: Frame): Promise<void> | undefined {
+  private onMessage(frame: Frame, done: () => void): void {
     const expectsReply = frame.msgType === MsgType.REQUEST;
     let body: MessageBody;
     try {
@@ -129,7 +133,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
       // The framing is intact, so the stream stays usable: answer 104 and go on.
       this.report(err);
       if (expectsReply) this.reply(frame, '', { result: Result.INVALID_PARAMETER });
-      return undefined;
+      return done();
     }
     const { message } = body;
     // The version the device speaks, for the commands it gets. Not from its RESPONSEs, which echo
@@ -141,27 +145,29 @@ export class QyznConnection implements DeviceSession, SessionPort {
     if (!this.handle && !handler?.beforeLogin) {
       this.reportReason('not_logged_in', `${message.slice(0, 64)} before login`);
       if (expectsReply) this.reply(frame, message, { result: Result.UNREGISTERED });
-      return undefined;
+      return done();
     }
     if (!handler) {
       this.reportReason('unknown_message', `request ${JSON.stringify(message.slice(0, 64))} is not in the protocol`);
       this.reply(frame, message, { result: Result.UNKNOWN_COMMAND });
-      return undefined;
+      return done();
     }
-    return this.run(handler, { message, data: body.data, raw: body.raw, seq: frame.seq, expectsReply }, frame);
-  }
-
-  private async run(handler: Handler, input: Inbound, frame: Frame): Promise<void> {
-    let reply: Reply;
-    try {
-      const work = (): Promise<Reply> => Promise.resolve(handler.handle(input, this));
-      const device = this.handle;
-      reply = handler.dedupe && input.expectsReply && device ? await device.dedupe(`${input.message}:${input.seq}`, work) : await work();
-    } catch (err) {
-      reply = this.failure(err, input.message);
-    }
-    if (input.expectsReply) this.reply(frame, input.message, reply);
-    if (reply.thenClose) this.close(reply.thenClose);
+    const input: Inbound = { message, data: body.data, raw: body.raw, seq: frame.seq, expectsReply };
+    const answered = (err: unknown, reply?: Reply): void => {
+      const outcome = err ? this.failure(err, message) : (reply as Reply);
+      if (expectsReply) this.reply(frame, message, outcome);
+      if (outcome.thenClose) this.close(outcome.thenClose);
+      done();
+    };
+    const work = (finish: Answer): void => {
+      try {
+        handler.handle(input, this, finish);
+      } catch (err) {
+        finish(err);
+      }
+    };
+    if (handler.dedupe && expectsReply && this.handle) this.recent.run(frame.seq, message, work, answered);
+    else work(answered);
   }
 
   private failure(err: unknown, message: string): Reply {

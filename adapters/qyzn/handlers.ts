@@ -1,6 +1,7 @@
 // One handler per device-to-platform message, behind a table. A handler turns the device's data
-// into core calls (uplink, request) and returns the RESPONSE the device gets; the connection sends
-// it (REQUESTs only) after the handler's promise settled, i.e. after the broker acknowledged.
+// into core calls (uplink, request) and passes the RESPONSE the device gets to its callback; the
+// connection sends it (REQUESTs only) then, i.e. after the broker acknowledged. Callbacks, not
+// promises: this is every event's path.
 import type { DeviceHandle, DisconnectReason, JsonObject, PlatformAnswer } from '../../src/adapter.js';
 import { EMPTY, isObject } from '../../src/json.js';
 import { formatWall } from '../../src/clock.js';
@@ -44,12 +45,16 @@ export interface SessionPort {
   login(data: JsonObject): Reply;
 }
 
+/** A handler's outcome: an error (the connection turns it into a failure code) or the reply. */
+export type Answer = (err: unknown, reply?: Reply) => void;
+
 export interface Handler {
   /** Served before login: only register and login (heartbeats are not messages). */
   beforeLogin?: boolean;
   /** A retransmission (same seq) is answered from the first run and not published twice. */
   dedupe?: boolean;
-  handle(input: Inbound, session: SessionPort): Reply | Promise<Reply>;
+  /** Calls `done` once, possibly before it returns; may throw instead. */
+  handle(input: Inbound, session: SessionPort, done: Answer): void;
 }
 
 function online(session: SessionPort): DeviceHandle {
@@ -62,13 +67,22 @@ function ok(data: unknown = EMPTY, extra?: JsonObject): Reply {
   return extra ? { result: Result.SUCCESS, data, extra } : { result: Result.SUCCESS, data };
 }
 
+/** The plain success most events get, shared. */
+const OK: Reply = Object.freeze(ok());
+
+/** A message answered at once, without the broker. */
+function immediate(reply: (input: Inbound, session: SessionPort) => Reply): Handler {
+  return { handle: (input, session, done) => done(undefined, reply(input, session)) };
+}
+
 /** A message published on event/{name}; the device is answered once the broker has it. */
-function event(reply: (input: Inbound, session: SessionPort) => Reply = () => ok()): Handler {
+function event(reply: (input: Inbound, session: SessionPort) => Reply = () => OK): Handler {
   return {
     dedupe: true,
-    async handle(input, session) {
-      await online(session).uplink(input.message, input.data, { media: session.env.media.forUplink(input.message), raw: input.raw });
-      return reply(input, session);
+    handle(input, session, done) {
+      online(session).uplinkThen(input.message, input.data, { media: session.env.media.forUplink(input.message), raw: input.raw }, (err) =>
+        err ? done(err) : done(undefined, reply(input, session)),
+      );
     },
   };
 }
@@ -84,16 +98,14 @@ interface Fallback {
 function platformRequest(fallback: Fallback): Handler {
   return {
     dedupe: true,
-    async handle(input, session) {
+    handle(input, session, done) {
       const options = { media: session.env.media.forUplink(input.message), raw: input.raw };
       // Sent as a NOTIFICATION it waits for no answer, so there is nothing for the platform to
       // decide: it is an event like every other notification.
-      if (!input.expectsReply) {
-        await online(session).uplink(input.message, input.data, options);
-        return ok();
-      }
-      const answer = await online(session).request(input.message, input.data, fallback.data(input.data), options);
-      return fromPlatform(answer, fallback);
+      if (!input.expectsReply) return online(session).uplinkThen(input.message, input.data, options, (err) => (err ? done(err) : done(undefined, OK)));
+      online(session).requestThen(input.message, input.data, fallback.data(input.data), options, (err, answer) =>
+        err ? done(err) : done(undefined, fromPlatform(answer as PlatformAnswer, fallback)),
+      );
     },
   };
 }
@@ -125,10 +137,10 @@ function callEcho(data: JsonObject): JsonObject {
 }
 
 const HANDLERS: Readonly<Record<string, Handler>> = {
-  register: { beforeLogin: true, handle: (input, session) => session.register(input.data) },
-  login: { beforeLogin: true, handle: (input, session) => session.login(input.data) },
+  register: { beforeLogin: true, ...immediate((input, session) => session.register(input.data)) },
+  login: { beforeLogin: true, ...immediate((input, session) => session.login(input.data)) },
   // Not an event (DESIGN): availability goes offline and bridge/event says why.
-  logout: { handle: () => ({ result: Result.SUCCESS, thenClose: 'logout' }) },
+  logout: immediate(() => ({ result: Result.SUCCESS, thenClose: 'logout' })),
   snapshot_face: platformRequest({ data: () => EMPTY, result: Result.SUCCESS }),
   qrcode_data: platformRequest({ data: () => ({ opendoor: 0 }), result: Result.SUCCESS }),
   device_sync_person: platformRequest({ data: samePersonBack, result: Result.SUCCESS }),

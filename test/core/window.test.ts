@@ -21,7 +21,7 @@ function heldBroker(): { handed: number[]; dones: Map<number, Done>; withdrawn: 
     dones,
     withdrawn,
     send: (window, n) =>
-      window.submit((done) => {
+      window.submitted((done) => {
         handed.push(n);
         dones.set(n, done);
         return () => withdrawn.push(n);
