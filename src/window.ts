@@ -30,6 +30,7 @@ interface Entry {
   state: typeof WAITING | typeof HANDED_OVER | typeof SETTLED;
   withdraw: (() => void) | undefined;
   settled: Settled;
+  calledBack: boolean;
 }
 
 /** Entries in arrival order with a moving head; what is behind the head is dropped in bulk. */
@@ -73,7 +74,7 @@ export class PublishWindow {
   /** `settled` once the broker acknowledged, or with a HandoverError when it refused, or when
    *  `timeoutMs` ran out first. It may be called before submit returns. */
   submit(handover: Handover, settled: Settled): void {
-    const entry: Entry = { handover, deadline: Date.now() + this.options.timeoutMs, state: WAITING, withdraw: undefined, settled };
+    const entry: Entry = { handover, deadline: Date.now() + this.options.timeoutMs, state: WAITING, withdraw: undefined, settled, calledBack: false };
     this.open.items.push(entry);
     this.timer ??= setTimeout(() => this.expire(), this.options.timeoutMs).unref();
     if (this.active < this.limit && this.waiting.empty) this.start(entry);
@@ -96,23 +97,24 @@ export class PublishWindow {
   private start(entry: Entry): void {
     entry.state = HANDED_OVER;
     this.active += 1;
-    let called = false;
-    const done = (err?: Error): void => {
-      if (called) return;
-      called = true;
-      this.active -= 1;
-      if (entry.state !== SETTLED) {
-        entry.state = SETTLED;
-        entry.settled(err ? new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }) : undefined);
-        this.trimOpen();
-      }
-      this.pump();
-    };
     try {
-      entry.withdraw = entry.handover(done);
+      entry.withdraw = entry.handover((err) => this.calledBack(entry, err));
     } catch (err) {
-      done(err instanceof Error ? err : new Error(String(err)));
+      this.calledBack(entry, err instanceof Error ? err : new Error(String(err)));
     }
+  }
+
+  /** The broker's callback for `entry` (once; a second call is ignored). */
+  private calledBack(entry: Entry, err?: Error): void {
+    if (entry.calledBack) return;
+    entry.calledBack = true;
+    this.active -= 1;
+    if (entry.state !== SETTLED) {
+      entry.state = SETTLED;
+      entry.settled(err ? new HandoverError(`the broker refused the message: ${err.message}`, { cause: err }) : undefined);
+      this.trimOpen();
+    }
+    this.pump();
   }
 
   private pump(): void {

@@ -17,7 +17,7 @@ import { decodeMessage, decodeResponse, type MessageBody } from './body.js';
 import type { QyznConfig } from './config.js';
 import { MAX_RESENDS, MISSED_HEARTBEATS, MsgType, Result, isMessageName, resultDesc } from './constants.js';
 import { emptyAnswerBody, encodeFrame, encodeHeartbeat, encodeMessage, encodeResponse } from './encoder.js';
-import { NOTIFICATION, handlerFor, type Answer, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
+import { NOTIFICATION, handlerFor, type Answer, type Handler, type HandlerEnv, type Inbound, type Reply, type SessionPort } from './handlers.js';
 import { FrameParser, type Frame } from './parser.js';
 import type { Versions } from './tables.js';
 
@@ -153,21 +153,28 @@ export class QyznConnection implements DeviceSession, SessionPort {
       return done();
     }
     const input: Inbound = { message, data: body.data, raw: body.raw, seq: frame.seq, expectsReply };
-    const answered = (err: unknown, reply?: Reply): void => {
-      const outcome = err ? this.failure(err, message) : (reply as Reply);
-      if (expectsReply) this.reply(frame, message, outcome);
-      if (outcome.thenClose) this.close(outcome.thenClose);
-      done();
-    };
-    const work = (finish: Answer): void => {
-      try {
-        handler.handle(input, this, finish);
-      } catch (err) {
-        finish(err);
-      }
-    };
-    if (handler.dedupe && expectsReply && this.handle) this.recent.run(frame.seq, message, work, answered);
-    else work(answered);
+    // Arrows passed inline, not named: tsx (esbuild's keepNames) wraps each named one in a call
+    // that sets its name, every time it is created.
+    if (handler.dedupe && expectsReply && this.handle) {
+      this.recent.run(frame.seq, message, (finish) => this.runHandler(handler, input, finish), (err, reply) => this.answered(frame, input, done, err, reply));
+    } else {
+      this.runHandler(handler, input, (err, reply) => this.answered(frame, input, done, err, reply));
+    }
+  }
+
+  private runHandler(handler: Handler, input: Inbound, finish: Answer): void {
+    try {
+      handler.handle(input, this, finish);
+    } catch (err) {
+      finish(err);
+    }
+  }
+
+  private answered(frame: Frame, input: Inbound, done: () => void, err: unknown, reply: Reply | undefined): void {
+    const outcome = err ? this.failure(err, input.message) : (reply as Reply);
+    if (input.expectsReply) this.reply(frame, input.message, outcome);
+    if (outcome.thenClose) this.close(outcome.thenClose);
+    done();
   }
 
   private failure(err: unknown, message: string): Reply {
