@@ -133,6 +133,8 @@ export class GatewayProcess {
       // The disk buffer's settings pass through, so a run can measure buffer.mode disk.
       ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => e[0].startsWith('GATE2MQTT_BUFFER_') && e[1] !== undefined)),
       ...options.env,
+      // For looking closer at one setting (e.g. GATE2MQTT_MQTT_MAX_INFLIGHT=1000); not used by the suite.
+      ...Object.fromEntries((process.env.BENCH_GATEWAY_ENV ?? '').split(',').filter((kv) => kv.includes('=')).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     };
     const nodeArgs = ['--import', 'tsx'];
     // One file per thread (tsx's loader hooks run in a thread of their own): no fixed name, or

@@ -2,11 +2,14 @@
 // process with the terminals; the same process idle while MQTT.js publishes the same envelopes
 // through its embedded aedes (the broker's own per-message cost); the floor (bench/floor.ts, the
 // contractual work written plainly). With BENCH_AGAINST=<another checkout> a fourth arm runs that
-// checkout's gateway, so that one change's effect is measured against the build before it.
+// checkout's gateway, so that one change's effect is measured against the build before it. Then
+// the gateway and the floor once more with Mosquitto as the broker (T2's), where the process
+// under test does no broker work at all.
 import { check, verdict, type Scenario } from '../lib/context.js';
 import { median, round } from '../lib/stats.js';
 import { UplinkRig, type ArmRun } from '../lib/uplink.js';
 import { strip } from './throughput.js';
+import { MOSQUITTO_URL } from './t2-mosquitto.js';
 
 type Arm = 'baseline' | 'qyzn' | 'floor' | 'against';
 type Run = Omit<ArmRun, 'arm'> & { arm: Arm };
@@ -64,19 +67,45 @@ export const t10: Scenario = {
       `at ${rate}/s: gateway ${us('qyzn')} µs, embedded broker alone ${us('baseline')} µs, floor ${us('floor')} µs per event${againstRig ? `, ${against} ${us('against')} µs` : ''}`,
       `added latency (gateway - broker alone, medians of per-round differences): p99 ${round(addedP99, 2)} ms, p99.9 ${round(addedP999, 2)} ms; event loop delay p99/max: gateway ${loop('qyzn')}, broker alone ${loop('baseline')}, floor ${loop('floor')}`,
     ];
+    // The same with Mosquitto: the process under test only speaks MQTT to it.
+    const external: Run[] = [];
+    const [mRig, mFloor] = await Promise.all([
+      UplinkRig.start(ctx, { name: 'T10-mosquitto', brokerUrl: MOSQUITTO_URL, devices, generators: 1, baseline: false }),
+      UplinkRig.start(ctx, { name: 'T10-mosquitto-floor', brokerUrl: MOSQUITTO_URL, devices, generators: 1, entry: 'floor', baseline: false }),
+    ]);
+    try {
+      for (let r = 0; r < rounds; r++) {
+        for (const arm of ['qyzn', 'floor'] as const) {
+          const run: Run = { ...(await (arm === 'floor' ? mFloor : mRig).run('qyzn', rate, durationMs, warmupMs)), arm };
+          ctx.log(`  round ${r + 1} ${arm} with Mosquitto at ${rate}/s: ${round(cpuUs(run), 1)} µs per event, delivered ${run.deliveredPerSec}/s, p99 ${run.latencyMs.p99} ms`);
+          external.push(run);
+        }
+      }
+    } finally {
+      await Promise.all([mRig.stop(), mFloor.stop()]);
+    }
+    const mUs = (arm: Arm): number => round(median(external.filter((x) => x.arm === arm).map(cpuUs)), 1);
+    const mGw = external.filter((x) => x.arm === 'qyzn');
+    const mFl = external.filter((x) => x.arm === 'floor');
+    const mRatios = mGw.map((x, i) => cpuUs(x) / Math.max(1e-9, cpuUs(mFl[i] as Run)));
+    const overFloorMosquitto = median(mRatios);
+    checks.push(check('gateway / floor CPU per event, Mosquitto', round(overFloorMosquitto, 2), 'x', '<= 1.5x', overFloorMosquitto <= 1.5, ctx));
+    notes.push(`with Mosquitto at ${rate}/s: gateway ${mUs('qyzn')} µs, floor ${mUs('floor')} µs per event = ${round(overFloorMosquitto, 2)}x (rounds ${mRatios.map((x) => round(x, 3)).join(', ')})`);
     if (againstRig) notes.push(`this build / ${against}: ${round(median(perRound('qyzn', 'against')), 3)}x CPU per event (rounds ${perRound('qyzn', 'against').map((x) => round(x, 3)).join(', ')})`);
     return {
       status: verdict(checks, ctx),
-      summary: `at ${rate}/s: gateway ${us('qyzn')} µs/event = ${round(overBroker, 2)}x the embedded broker alone (${us('baseline')} µs), ${round(overFloor, 2)}x the floor (${us('floor')} µs)`,
+      summary: `at ${rate}/s: gateway ${us('qyzn')} µs/event = ${round(overBroker, 2)}x the embedded broker alone (${us('baseline')} µs), ${round(overFloor, 2)}x the floor (${us('floor')} µs); with Mosquitto ${mUs('qyzn')} µs = ${round(overFloorMosquitto, 2)}x the floor (${mUs('floor')} µs)`,
       checks,
       generators: runs.flatMap((x) => x.generators),
       notes,
       details: {
         ratePerSec: rate,
         cpuUsPerEvent: Object.fromEntries(arms.map((a) => [a, us(a)])),
+        cpuUsPerEventMosquitto: { qyzn: mUs('qyzn'), floor: mUs('floor') },
         perRound: { overBroker: perRound('qyzn', 'baseline').map((x) => round(x, 3)), overFloor: perRound('qyzn', 'floor').map((x) => round(x, 3)) },
         addedLatencyMs: { p99: round(addedP99, 2), p999: round(addedP999, 2) },
         rounds: runs.map(strip),
+        roundsMosquitto: external.map(strip),
       },
     };
   },
