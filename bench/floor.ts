@@ -188,6 +188,8 @@ await new Promise<void>((resolve) => qyzn.listen(Number(env('QYZN_PORT')), HOST,
 
 // The gantry floor: the body checked against binfile-md5, parsed, its event and its state published.
 const http = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+// The raw bytes, whatever the content type: the MD5 is over them, and the parse is the floor's own.
+http.removeAllContentTypeParsers();
 http.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
 http.post('/monitor.do', (request, reply) => {
   const body = request.body as Buffer;
