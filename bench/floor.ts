@@ -10,10 +10,12 @@
 // Started by bench/lib/gateway.ts like the gateway (`entry: 'floor'`), configured by the same
 // GATE2MQTT_* variables: the embedded broker on BROKER_PORT, or GATE2MQTT_MQTT_URL (MQTT.js, as the
 // gateway's link); qyzn terminals on QYZN_PORT; POST /monitor.do and GET /readyz, /metrics on
-// HTTP_PORT.
+// HTTP_PORT. BENCH_FLOOR_BROKER=thread runs its aedes in a worker_thread instead (T11, the second
+// core): the publishes of a turn go to it in one message, its acknowledgements come back the same way.
 import { hash, randomUUID } from 'node:crypto';
 import { createServer, type Socket } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { Worker, isMainThread, parentPort } from 'node:worker_threads';
 import { Aedes } from 'aedes';
 import Fastify from 'fastify';
 import mqtt from 'mqtt';
@@ -29,12 +31,17 @@ const HEADER = 20;
 const MAGIC = 0x4e5a5951; // "QYZN" read as a little-endian u32
 const RECENT = 64;
 
-type Publish = (topic: string, payload: Buffer, retain: boolean, done: (err?: Error) => void) => void;
+type Publish = (topic: string, payload: string, retain: boolean, done: (err?: Error) => void) => void;
 
 const loop = monitorEventLoopDelay({ resolution: 10 });
 loop.enable();
 
-async function broker(): Promise<{ publish: Publish; close(): Promise<void> }> {
+interface Broker {
+  publish: Publish;
+  close(): Promise<void>;
+}
+
+async function broker(): Promise<Broker> {
   const url = env('MQTT_URL');
   if (url !== '') {
     const client = mqtt.connect(url, { clientId: env('MQTT_CLIENT_ID', `floor-${process.pid}`), protocolVersion: 5, clean: true });
@@ -48,6 +55,10 @@ async function broker(): Promise<{ publish: Publish; close(): Promise<void> }> {
       close: () => client.endAsync(),
     };
   }
+  return process.env.BENCH_FLOOR_BROKER === 'thread' ? threadBroker() : embeddedBroker();
+}
+
+async function embeddedBroker(): Promise<Broker> {
   const aedes = await Aedes.createBroker({});
   const server = createServer({ noDelay: true }, (socket) => {
     // The gateway's broker holds a client's writes until the turn ends (src/writes.ts); so does this.
@@ -71,16 +82,95 @@ async function broker(): Promise<{ publish: Publish; close(): Promise<void> }> {
   const retained = `${aedes.id}#retained`;
   return {
     publish: (topic, payload, retain, done) =>
-      aedes.publish({ cmd: 'publish', topic, payload, qos: 1, retain, dup: false, brokerId: retain ? retained : live } as never, (err?: Error | null) => done(err ?? undefined)),
+      aedes.publish({ cmd: 'publish', topic, payload: Buffer.from(payload), qos: 1, retain, dup: false, brokerId: retain ? retained : live } as never, (err?: Error | null) => done(err ?? undefined)),
     close: () => new Promise<void>((resolve) => aedes.close(() => server.close(() => resolve()))),
   };
 }
 
-const { publish, close } = await broker();
+/** One turn's publishes, as the main thread hands them to the broker thread. */
+interface Batch {
+  ids: number[];
+  topics: string[];
+  payloads: string[];
+  retains: boolean[];
+}
+
+/** Acknowledgements of one turn: the ids, and an error message per id ('' for none). */
+interface Acks {
+  ids: number[];
+  errors: string[];
+}
+
+async function threadBroker(): Promise<Broker> {
+  const worker = new Worker(new URL(import.meta.url), { env: process.env });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  const waiting = new Map<number, (err?: Error) => void>();
+  let next = 0;
+  let batch: Batch | undefined;
+  worker.on('message', (acks: Acks) => {
+    acks.ids.forEach((id, i) => {
+      const done = waiting.get(id);
+      waiting.delete(id);
+      const error = acks.errors[i];
+      done?.(error ? new Error(error) : undefined);
+    });
+  });
+  return {
+    publish(topic, payload, retain, done) {
+      if (!batch) {
+        batch = { ids: [], topics: [], payloads: [], retains: [] };
+        setImmediate(() => {
+          worker.postMessage(batch);
+          batch = undefined;
+        });
+      }
+      const id = next++;
+      waiting.set(id, done);
+      batch.ids.push(id);
+      batch.topics.push(topic);
+      batch.payloads.push(payload);
+      batch.retains.push(retain);
+    },
+    close: async () => {
+      await worker.terminate();
+    },
+  };
+}
+
+/** The broker thread: the embedded broker, fed in batches. */
+async function brokerThread(): Promise<void> {
+  const port = parentPort;
+  if (!port) return;
+  const { publish } = await embeddedBroker();
+  let acks: Acks | undefined;
+  const ack = (id: number, err?: Error): void => {
+    if (!acks) {
+      acks = { ids: [], errors: [] };
+      setImmediate(() => {
+        port.postMessage(acks);
+        acks = undefined;
+      });
+    }
+    acks.ids.push(id);
+    acks.errors.push(err ? err.message : '');
+  };
+  port.on('message', (batch: Batch) => {
+    batch.ids.forEach((id, i) => publish(batch.topics[i] as string, batch.payloads[i] as string, batch.retains[i] as boolean, (err) => ack(id, err)));
+  });
+  port.postMessage('ready');
+}
+
+/** Set once the broker is up, before any device can connect. */
+let publish: Publish = () => {
+  throw new Error('no broker yet');
+};
 
 /** `{"id":"…","ts":"…","adapter":"…","deviceId":"…","name":"…","data":` with the constant parts once. */
-function envelope(prefix: string, data: unknown): Buffer {
-  return Buffer.from(`{"id":"${randomUUID()}","ts":"${new Date().toISOString()}"${prefix}${JSON.stringify(data)}}`);
+function envelope(prefix: string, data: unknown): string {
+  return `{"id":"${randomUUID()}","ts":"${new Date().toISOString()}"${prefix}${JSON.stringify(data)}}`;
 }
 
 const SUCCESS = Buffer.from('{"result":0,"desc":"Success","data":{}}');
@@ -183,45 +273,52 @@ class Terminal {
   }
 }
 
-const qyzn = createServer({ noDelay: true }, (socket) => new Terminal(socket));
-await new Promise<void>((resolve) => qyzn.listen(Number(env('QYZN_PORT')), HOST, resolve));
+async function main(): Promise<void> {
+  const started = await broker();
+  publish = started.publish;
+  const qyzn = createServer({ noDelay: true }, (socket) => new Terminal(socket));
+  await new Promise<void>((resolve) => qyzn.listen(Number(env('QYZN_PORT')), HOST, resolve));
 
-// The gantry floor: the body checked against binfile-md5, parsed, its event and its state published.
-const http = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
-// The raw bytes, whatever the content type: the MD5 is over them, and the parse is the floor's own.
-http.removeAllContentTypeParsers();
-http.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-http.post('/monitor.do', (request, reply) => {
-  const body = request.body as Buffer;
-  const md5 = request.headers['binfile-md5'];
-  if (typeof md5 !== 'string' || md5.toLowerCase() !== hash('md5', body, 'hex')) return void reply.send({ code: '1002', msg: 'md5' });
-  let upload: Record<string, unknown>;
-  try {
-    upload = sjson.parse(body, undefined, SAFE) as typeof upload;
-  } catch {
-    return void reply.send({ code: '1001', msg: 'json' });
-  }
-  const gantryId = typeof upload.gantryId === 'string' ? upload.gantryId : '';
-  const named = upload.method ?? upload[' method'];
-  const method = typeof named === 'string' ? named : 'unknown';
-  const prefix = `,"adapter":"gantry","deviceId":${JSON.stringify(gantryId)},"name":${JSON.stringify(method)},"data":`;
-  let left = 2;
-  const done = (err?: Error): void => {
-    if (--left === 0 || err) reply.send(err ? { code: '1005', msg: 'failed' } : { code: '1000', msg: '成功' });
-  };
-  publish(`${BASE}/gantry/${gantryId}/event/${method}`, envelope(prefix, upload), false, done);
-  publish(`${BASE}/gantry/${gantryId}/state`, Buffer.from(JSON.stringify(upload)), true, done);
-});
-http.get('/readyz', (_request, reply) => void reply.send('ok'));
-// The event loop's delay since the last scrape, in the names prom-client gives the gateway's.
-http.get('/metrics', (_request, reply) => {
-  const text = `gate2mqtt_nodejs_eventloop_lag_p99_seconds ${loop.percentile(99) / 1e9}\ngate2mqtt_nodejs_eventloop_lag_max_seconds ${loop.max / 1e9}\n`;
-  loop.reset();
-  void reply.type('text/plain').send(text);
-});
-await http.listen({ host: HOST, port: Number(env('HTTP_PORT')) });
+  // The gantry floor: the body checked against binfile-md5, parsed, its event and its state published.
+  const http = Fastify({ logger: false, bodyLimit: 8 * 1024 * 1024 });
+  // The raw bytes, whatever the content type: the MD5 is over them, and the parse is the floor's own.
+  http.removeAllContentTypeParsers();
+  http.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+  http.post('/monitor.do', (request, reply) => {
+    const body = request.body as Buffer;
+    const md5 = request.headers['binfile-md5'];
+    if (typeof md5 !== 'string' || md5.toLowerCase() !== hash('md5', body, 'hex')) return void reply.send({ code: '1002', msg: 'md5' });
+    let upload: Record<string, unknown>;
+    try {
+      upload = sjson.parse(body, undefined, SAFE) as typeof upload;
+    } catch {
+      return void reply.send({ code: '1001', msg: 'json' });
+    }
+    const gantryId = typeof upload.gantryId === 'string' ? upload.gantryId : '';
+    const named = upload.method ?? upload[' method'];
+    const method = typeof named === 'string' ? named : 'unknown';
+    const prefix = `,"adapter":"gantry","deviceId":${JSON.stringify(gantryId)},"name":${JSON.stringify(method)},"data":`;
+    let left = 2;
+    const done = (err?: Error): void => {
+      if (--left === 0 || err) reply.send(err ? { code: '1005', msg: 'failed' } : { code: '1000', msg: '成功' });
+    };
+    publish(`${BASE}/gantry/${gantryId}/event/${method}`, envelope(prefix, upload), false, done);
+    publish(`${BASE}/gantry/${gantryId}/state`, JSON.stringify(upload), true, done);
+  });
+  http.get('/readyz', (_request, reply) => void reply.send('ok'));
+  // The event loop's delay since the last scrape, in the names prom-client gives the gateway's.
+  http.get('/metrics', (_request, reply) => {
+    const text = `gate2mqtt_nodejs_eventloop_lag_p99_seconds ${loop.percentile(99) / 1e9}\ngate2mqtt_nodejs_eventloop_lag_max_seconds ${loop.max / 1e9}\n`;
+    loop.reset();
+    void reply.type('text/plain').send(text);
+  });
+  await http.listen({ host: HOST, port: Number(env('HTTP_PORT')) });
 
-process.once('SIGTERM', () => {
-  qyzn.close();
-  void Promise.all([http.close(), close()]).then(() => process.exit(0));
-});
+  process.once('SIGTERM', () => {
+    qyzn.close();
+    void Promise.all([http.close(), started.close()]).then(() => process.exit(0));
+  });
+}
+
+if (isMainThread) await main();
+else await brokerThread();

@@ -1,7 +1,8 @@
 // The bench runner: `npm run bench` (full, judged) and `npm run bench:smoke` (every scenario
 // briefly, not judged; CI runs it so the suite cannot rot).
 //   node --import tsx bench/run.ts [--smoke] [--only T1,T4] [--no-profile]
-// T1D (disk vs memory store) and T9 (scale-out, multi mode) run only when --only names them.
+// T1D (disk vs memory store), T9 (scale-out, multi mode) and T11 (the second core) run only when
+// --only names them.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -21,9 +22,10 @@ import { t8 } from './scenarios/t8-stall.js';
 import { t1disk } from './scenarios/t1-disk.js';
 import { t9 } from './scenarios/t9-scale-out.js';
 import { t10 } from './scenarios/t10-cpu.js';
+import { t11 } from './scenarios/t11-second-core.js';
 
 /** T1 first: T4, T5, T8 and T10 run at shares of its maximum. */
-const SCENARIOS: Scenario[] = [t1, t10, t2, t3, t4, t5, t6, t7, t8, t1disk, t9];
+const SCENARIOS: Scenario[] = [t1, t10, t2, t3, t4, t5, t6, t7, t8, t1disk, t9, t11];
 
 async function main(): Promise<number> {
   const { values } = parseArgs({

@@ -14,7 +14,7 @@ export interface ArmSample {
   generators: GeneratorLine[];
 }
 
-export type RunArm<A extends string> = (arm: A, ratePerSec: number, durationMs: number, warmupMs: number) => Promise<ArmSample>;
+export type RunArm<A extends string, S extends ArmSample = ArmSample> = (arm: A, ratePerSec: number, durationMs: number, warmupMs: number) => Promise<S>;
 
 export interface SaturationPlan {
   rounds: number;
@@ -47,19 +47,24 @@ export async function probe<A extends string>(ctx: RunContext, runArm: RunArm<A>
   return best;
 }
 
-export async function saturationRounds<A extends string>(ctx: RunContext, arms: readonly A[], runArm: RunArm<A>, plan: SaturationPlan): Promise<{ samples: Array<ArmSample & { round: number }>; estimates: Record<string, number> }> {
+export async function saturationRounds<A extends string, S extends ArmSample>(ctx: RunContext, arms: readonly A[], runArm: RunArm<A, S>, plan: SaturationPlan): Promise<{ samples: Array<S & { round: number }>; estimates: Record<string, number> }> {
   // The best rate each arm has delivered so far: rounds offer `overload` times that. A round slowed
   // down by the machine's other load then still saturates the next one (a rate that only ever
   // ratchets up), which a "last delivered" estimate would not.
   const best: Record<string, number> = {};
   for (const arm of arms) best[arm] = ctx.smoke ? plan.probeFrom : await probe(ctx, runArm, arm, plan);
-  const samples: Array<ArmSample & { round: number }> = [];
+  const samples: Array<S & { round: number }> = [];
   for (let round = 0; round < plan.rounds; round++) {
     for (const arm of arms) {
-      const sample = await runArm(arm, Math.round((best[arm] ?? plan.probeFrom) * plan.overload), plan.durationMs, plan.warmupMs);
-      ctx.log(`  round ${round + 1} ${arm}: offered ${sample.offeredPerSec}/s delivered ${sample.deliveredPerSec}/s${sample.saturated ? '' : ' (not saturated)'}`);
-      best[arm] = Math.max(best[arm] ?? 0, sample.deliveredPerSec);
-      samples.push({ ...sample, round });
+      // A round that kept up measured a lower bound only (a probe step that collapsed under
+      // overload can leave the estimate far below the maximum): it is run again higher, twice at most.
+      let sample: S | undefined;
+      for (let attempt = 0; attempt < (ctx.smoke ? 1 : 3) && !sample?.saturated; attempt++) {
+        sample = await runArm(arm, Math.round((best[arm] ?? plan.probeFrom) * plan.overload), plan.durationMs, plan.warmupMs);
+        ctx.log(`  round ${round + 1} ${arm}: offered ${sample.offeredPerSec}/s delivered ${sample.deliveredPerSec}/s${sample.saturated ? '' : ' (not saturated)'}`);
+        best[arm] = Math.max(best[arm] ?? 0, sample.deliveredPerSec);
+      }
+      if (sample) samples.push({ ...sample, round });
     }
   }
   return { samples, estimates: best };

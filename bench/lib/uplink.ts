@@ -42,6 +42,8 @@ export interface RigOptions {
   entry?: 'gateway' | 'floor';
   /** Another checkout's gateway, for a side-by-side comparison of two builds. */
   root?: string;
+  /** More environment for the process under test. */
+  env?: Record<string, string>;
 }
 
 export interface ArmRun {
@@ -135,6 +137,7 @@ export class UplinkRig {
       ...(options.cpuProfDir ? { cpuProfDir: options.cpuProfDir } : {}),
       ...(options.entry ? { entry: options.entry } : {}),
       ...(options.root ? { root: options.root } : {}),
+      ...(options.env ? { env: options.env } : {}),
       ...(options.persistence ? { persistence: options.persistence } : {}),
       ...(options.buffer ? { buffer: options.buffer } : {}),
     });

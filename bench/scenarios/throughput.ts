@@ -24,14 +24,11 @@ export async function throughput(ctx: RunContext, plan: ThroughputPlan): Promise
     UplinkRig.start(ctx, { name: plan.id, brokerUrl: plan.brokerUrl, devices, generators: 1 }),
     UplinkRig.start(ctx, { name: `${plan.id}-floor`, brokerUrl: plan.brokerUrl, devices, generators: 1, entry: 'floor', baseline: false }),
   ]);
-  const runs: Array<FloorRun | ArmRun> = [];
   let result;
   try {
-    result = await saturationRounds(ctx, ['baseline', 'qyzn', 'floor'] as const, async (arm, rate, durationMs, warmupMs) => {
-      const run = arm === 'floor' ? { ...(await floorRig.run('qyzn', rate, durationMs, warmupMs)), arm: 'floor' as const } : await rig.run(arm, rate, durationMs, warmupMs);
-      runs.push(run);
-      return run;
-    }, sat);
+    result = await saturationRounds(ctx, ['baseline', 'qyzn', 'floor'] as const, async (arm, rate, durationMs, warmupMs): Promise<FloorRun | ArmRun> =>
+      arm === 'floor' ? { ...(await floorRig.run('qyzn', rate, durationMs, warmupMs)), arm: 'floor' as const } : rig.run(arm, rate, durationMs, warmupMs),
+    sat);
   } finally {
     await Promise.all([rig.stop(), floorRig.stop()]);
   }
@@ -51,7 +48,7 @@ export async function throughput(ctx: RunContext, plan: ThroughputPlan): Promise
   const notes: string[] = [];
   const unsaturated = measured.filter((r) => !r.saturated).length;
   if (unsaturated > 0) notes.push(`${unsaturated} of ${measured.length} measured runs were not saturated (delivered >= 95% of offered): their rate is a lower bound.`);
-  const measuredRuns = runs.slice(runs.length - measured.length);
+  const measuredRuns = measured;
   const lost = measuredRuns.reduce((n, r) => n + r.lostAcked, 0);
   if (lost > 0) notes.push(`${lost} acknowledged messages never reached the subscriber in the overloaded runs (broker queue limits for a slow subscriber).`);
   for (const arm of ['qyzn', 'floor'] as const) {

@@ -1,0 +1,72 @@
+// T11: does a second core help? With the embedded broker, broker and adapters share one thread.
+// Measured two ways, in interleaved maximum-rate rounds (saturation.ts), with the CPU per event
+// summed over every process (and thread) doing the gateway's and the broker's work:
+//   - the gateway with its broker in a second process (an aedes of its own, bench/floor.ts as a
+//     plain broker, over MQTT on loopback) against the gateway with its embedded broker;
+//   - the floor with its aedes in a worker_thread, fed in one message per turn and acknowledging
+//     the same way (BENCH_FLOOR_BROKER=thread), against the floor in one thread: what the cheapest
+//     possible split gains for the same work, an upper bound for a gateway split the same way.
+// Only with --only T11: it answers a design question, and its answer is in docs/benchmarks.md.
+import { check, verdict, type Scenario } from '../lib/context.js';
+import { GatewayProcess } from '../lib/gateway.js';
+import { ProcMonitor } from '../lib/procstat.js';
+import { baselineByRound, roundRatios, saturationPlan, saturationRounds } from '../lib/saturation.js';
+import { median, round } from '../lib/stats.js';
+import { UplinkRig, type ArmRun } from '../lib/uplink.js';
+import { strip } from './throughput.js';
+
+type Arm = 'embedded' | 'second-process' | 'floor' | 'floor-thread';
+type Run = Omit<ArmRun, 'arm'> & { arm: Arm; cpuPercentTotal: number };
+
+export const t11: Scenario = {
+  id: 'T11',
+  title: 'the second core: broker in a second process or a worker_thread vs one thread',
+  optional: true,
+  async run(ctx) {
+    const sat = saturationPlan(ctx, 2000);
+    const devices = ctx.smoke ? 20 : 100;
+    const broker = await GatewayProcess.start({ name: 'T11-broker', adapters: [], logDir: ctx.rawDir, entry: 'floor' });
+    const brokerMonitor = new ProcMonitor(broker.pid, 250);
+    const rigs = await Promise.all([
+      UplinkRig.start(ctx, { name: 'T11-embedded', devices, generators: 1, baseline: false }),
+      UplinkRig.start(ctx, { name: 'T11-second-process', brokerUrl: `mqtt://127.0.0.1:${broker.ports.broker}`, devices, generators: 1, baseline: false }),
+      UplinkRig.start(ctx, { name: 'T11-floor', devices, generators: 1, entry: 'floor', baseline: false }),
+      UplinkRig.start(ctx, { name: 'T11-floor-thread', devices, generators: 1, entry: 'floor', baseline: false, env: { BENCH_FLOOR_BROKER: 'thread' } }),
+    ]);
+    const rigOf: Record<Arm, UplinkRig> = { embedded: rigs[0], 'second-process': rigs[1], floor: rigs[2], 'floor-thread': rigs[3] };
+    let result;
+    try {
+      result = await saturationRounds(ctx, ['embedded', 'second-process', 'floor', 'floor-thread'] as const, async (arm, rate, durationMs, warmupMs) => {
+        const run = await rigOf[arm].run('qyzn', rate, durationMs, warmupMs);
+        const extra = arm === 'second-process' ? brokerMonitor.window(run.startAtUs, run.startAtUs + durationMs * 1000).cpuPercent : 0;
+        const full: Run = { ...run, arm, cpuPercentTotal: round(run.gateway.cpuPercent + extra, 1) };
+        return full;
+      }, sat);
+    } finally {
+      brokerMonitor.stop();
+      await Promise.all(rigs.map((r) => r.stop()));
+      await broker.stop();
+    }
+    const measured = result.samples;
+    const best = (arm: Arm): number => round(median(baselineByRound(measured, arm).map((r) => r.best)), 0);
+    const split = median(roundRatios(measured, 'second-process', 'embedded'));
+    const thread = median(roundRatios(measured, 'floor-thread', 'floor'));
+    const measuredRuns = measured;
+    const cpuUs = (arm: Arm): number => round(median(measuredRuns.filter((r) => r.arm === arm).map((r) => ((r.cpuPercentTotal / 100) * 1e6) / Math.max(1, r.deliveredPerSec))), 1);
+    const cpu = (arm: Arm): number => round(median(measuredRuns.filter((r) => r.arm === arm).map((r) => r.cpuPercentTotal)), 0);
+    const checks = [
+      check('gateway, broker in a second process / embedded, events/s', round(split * 100, 1), '%', 'measured', true, ctx),
+      check('floor, broker in a worker_thread / one thread, events/s', round(thread * 100, 1), '%', 'measured', true, ctx),
+    ];
+    return {
+      status: verdict(checks, ctx),
+      summary: `gateway embedded ${best('embedded')}/s, broker in a second process ${best('second-process')}/s = ${round(split * 100, 1)}%; floor one thread ${best('floor')}/s, broker in a worker_thread ${best('floor-thread')}/s = ${round(thread * 100, 1)}%`,
+      checks,
+      generators: measured.flatMap((r) => r.generators),
+      notes: [
+        `CPU at the maximum, summed over the processes under test (% of one core) and per event: embedded ${cpu('embedded')}% ${cpuUs('embedded')} µs, second process ${cpu('second-process')}% ${cpuUs('second-process')} µs, floor ${cpu('floor')}% ${cpuUs('floor')} µs, floor with a broker thread ${cpu('floor-thread')}% ${cpuUs('floor-thread')} µs`,
+      ],
+      details: { estimates: result.estimates, rounds: measuredRuns.map(strip) },
+    };
+  },
+};
