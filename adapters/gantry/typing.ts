@@ -67,6 +67,11 @@ function toNumber(value: unknown, unit: string | undefined): number | undefined 
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string') return undefined;
   let text = value.trim();
+  // Most values are plain numbers: read them before looking for a unit (every upload has dozens).
+  if (NUMERIC.test(text)) {
+    const n = Number(text);
+    return Number.isFinite(n) ? n : undefined;
+  }
   // Some firmware writes the unit after the value ("40℃", "99.99%"); the number is still good.
   // ℃ is one character standing for °C, and Chinese firmware writes it more often than °C.
   const units = unit === '°C' ? ['°C', '℃'] : unit ? [unit] : [];
@@ -220,9 +225,10 @@ export class FieldTyper {
   }
 
   /** The event `data` of an upload: envelope removed, keys trimmed, values typed, `quality` added
-   *  when a value could not be read. */
-  upload(method: string, body: unknown): Typed {
-    const trimmed = trimKeys(body);
+   *  when a value could not be read. `keysTrimmed`: the body came through trimKeys already. */
+  upload(method: string, body: unknown, keysTrimmed = false): Typed {
+    // checkUpload trimmed the keys already: a second pass over every key would find nothing.
+    const trimmed = keysTrimmed ? body : trimKeys(body);
     const fields = this.file.messages[method]?.fields ?? {};
     const walk = new Walk(this);
     const data: JsonObject = {};
@@ -257,14 +263,16 @@ export class FieldTyper {
         return;
       }
       if (!isObject(value)) return;
-      for (const [key, spec] of Object.entries(group)) {
-        const at = path === '' ? key : `${path}.${key}`;
+      // Paths are built only where they are needed: most declared fields are leaves and present.
+      for (const key in group) {
+        const spec = group[key] as FieldSpec;
         const inner = value[key];
         if (inner === undefined || inner === null) {
-          if (spec.required) out.push(at);
+          if (spec.required) out.push(path === '' ? key : `${path}.${key}`);
           continue;
         }
         if (GROUP_TYPES.has(spec.type)) {
+          const at = path === '' ? key : `${path}.${key}`;
           if (spec.required && typeof inner !== 'object') out.push(at);
           else check(this.group(spec.of), inner, at);
         }

@@ -110,7 +110,7 @@ export class Uploads {
   }
 
   private typed(upload: Upload): Typed {
-    const typed = this.parts.typer.upload(upload.method, upload.body);
+    const typed = this.parts.typer.upload(upload.method, upload.body, true);
     if (typed.undeclared.length > 0) {
       this.context.logger.debug({ deviceId: upload.gantryId, fields: typed.undeclared }, 'undeclared gantry fields passed on as sent');
     }
