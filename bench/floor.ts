@@ -102,7 +102,9 @@ interface Acks {
 }
 
 async function threadBroker(): Promise<Broker> {
-  const worker = new Worker(new URL(import.meta.url), { env: process.env });
+  // tsx's loader does not reach a worker through --import: the worker registers it, then loads this file.
+  const boot = `import('tsx/esm/api').then(({ register }) => { register(); return import(${JSON.stringify(import.meta.url)}); })`;
+  const worker = new Worker(boot, { eval: true });
   await new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
     worker.once('error', reject);
