@@ -189,6 +189,19 @@ export class UplinkRig {
     }
   }
 
+  /** Several rigs side by side; when one cannot start, the others are stopped before the error is
+   *  thrown (no gateway or worker is left running). */
+  static async startAll(ctx: RunContext, options: readonly RigOptions[]): Promise<UplinkRig[]> {
+    const outcomes = await Promise.allSettled(options.map((o) => UplinkRig.start(ctx, o)));
+    const failed = outcomes.find((o): o is PromiseRejectedResult => o.status === 'rejected');
+    const started = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    if (failed) {
+      await Promise.all(started.map((rig) => rig.stop()));
+      throw failed.reason;
+    }
+    return started;
+  }
+
   /** One arm at `ratePerSec` for `durationMs`; the window measured starts after `warmupMs`. */
   async run(arm: Arm, ratePerSec: number, durationMs: number, warmupMs: number, opts: { bucketMs?: number; retryRefused?: boolean; settleMs?: number; during?: (startAtUs: number) => Promise<void> } = {}): Promise<ArmRun> {
     const bucketMs = opts.bucketMs ?? 100;

@@ -27,11 +27,11 @@ export const t10: Scenario = {
     const against = process.env.BENCH_AGAINST;
     // Below every arm's maximum, so each does the same work; half of T1's gateway maximum by default.
     const rate = ctx.smoke ? 1000 : Number(process.env.BENCH_T10_RATE ?? Math.round((ctx.shared.maxRate ?? 8000) / 2));
-    const [rig, floorRig, againstRig] = await Promise.all([
-      UplinkRig.start(ctx, { name: 'T10', devices, generators: 1 }),
-      UplinkRig.start(ctx, { name: 'T10-floor', devices, generators: 1, entry: 'floor', baseline: false }),
-      against ? UplinkRig.start(ctx, { name: 'T10-against', devices, generators: 1, root: against, baseline: false }) : undefined,
-    ]);
+    const [rig, floorRig, againstRig] = (await UplinkRig.startAll(ctx, [
+      { name: 'T10', devices, generators: 1 },
+      { name: 'T10-floor', devices, generators: 1, entry: 'floor', baseline: false },
+      ...(against ? [{ name: 'T10-against', devices, generators: 1, root: against, baseline: false }] : []),
+    ])) as [UplinkRig, UplinkRig, UplinkRig | undefined];
     const arms: Arm[] = ['baseline', 'qyzn', 'floor', ...(againstRig ? (['against'] as const) : [])];
     const runs: Run[] = [];
     try {
@@ -69,10 +69,10 @@ export const t10: Scenario = {
     ];
     // The same with Mosquitto: the process under test only speaks MQTT to it.
     const external: Run[] = [];
-    const [mRig, mFloor] = await Promise.all([
-      UplinkRig.start(ctx, { name: 'T10-mosquitto', brokerUrl: MOSQUITTO_URL, devices, generators: 1, baseline: false }),
-      UplinkRig.start(ctx, { name: 'T10-mosquitto-floor', brokerUrl: MOSQUITTO_URL, devices, generators: 1, entry: 'floor', baseline: false }),
-    ]);
+    const [mRig, mFloor] = (await UplinkRig.startAll(ctx, [
+      { name: 'T10-mosquitto', brokerUrl: MOSQUITTO_URL, devices, generators: 1, baseline: false },
+      { name: 'T10-mosquitto-floor', brokerUrl: MOSQUITTO_URL, devices, generators: 1, entry: 'floor', baseline: false },
+    ])) as [UplinkRig, UplinkRig];
     try {
       for (let r = 0; r < rounds; r++) {
         for (const arm of ['qyzn', 'floor'] as const) {

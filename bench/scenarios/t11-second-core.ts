@@ -27,13 +27,21 @@ export const t11: Scenario = {
     const devices = ctx.smoke ? 20 : 100;
     const broker = await GatewayProcess.start({ name: 'T11-broker', adapters: [], logDir: ctx.rawDir, entry: 'floor' });
     const brokerMonitor = new ProcMonitor(broker.pid, 250);
-    const rigs = await Promise.all([
-      UplinkRig.start(ctx, { name: 'T11-embedded', devices, generators: 1, baseline: false }),
-      UplinkRig.start(ctx, { name: 'T11-second-process', brokerUrl: `mqtt://127.0.0.1:${broker.ports.broker}`, devices, generators: 1, baseline: false }),
-      UplinkRig.start(ctx, { name: 'T11-floor', devices, generators: 1, entry: 'floor', baseline: false }),
-      UplinkRig.start(ctx, { name: 'T11-floor-thread', devices, generators: 1, entry: 'floor', baseline: false, env: { BENCH_FLOOR_BROKER: 'thread' } }),
-    ]);
-    const rigOf: Record<Arm, UplinkRig> = { embedded: rigs[0], 'second-process': rigs[1], floor: rigs[2], 'floor-thread': rigs[3] };
+    let rigs: UplinkRig[];
+    try {
+      rigs = await UplinkRig.startAll(ctx, [
+        { name: 'T11-embedded', devices, generators: 1, baseline: false },
+        { name: 'T11-second-process', brokerUrl: `mqtt://127.0.0.1:${broker.ports.broker}`, devices, generators: 1, baseline: false },
+        { name: 'T11-floor', devices, generators: 1, entry: 'floor', baseline: false },
+        { name: 'T11-floor-thread', devices, generators: 1, entry: 'floor', baseline: false, env: { BENCH_FLOOR_BROKER: 'thread' } },
+      ]);
+    } catch (err) {
+      brokerMonitor.stop();
+      await broker.stop();
+      throw err;
+    }
+    const [embedded, secondProcess, floor, floorThread] = rigs as [UplinkRig, UplinkRig, UplinkRig, UplinkRig];
+    const rigOf: Record<Arm, UplinkRig> = { embedded, 'second-process': secondProcess, floor, 'floor-thread': floorThread };
     let result;
     try {
       result = await saturationRounds(ctx, ['embedded', 'second-process', 'floor', 'floor-thread'] as const, async (arm, rate, durationMs, warmupMs) => {

@@ -29,10 +29,10 @@ async function websocketPart(ctx: RunContext, kinds: Array<'wsdoor' | 'wscam'>):
   const devices = ctx.smoke ? 20 : 100;
   // Beside the qyzn arm the target compares with: the raw broker (MQTT.js publishing the same
   // envelopes) and the floor (bench/floor.ts, qyzn's contractual work written plainly).
-  const [rig, floorRig] = await Promise.all([
-    UplinkRig.start(ctx, { name: 'T3-ws', devices, generators: 1, kinds: ['qyzn', ...kinds] }),
-    UplinkRig.start(ctx, { name: 'T3-ws-floor', devices, generators: 1, entry: 'floor', baseline: false }),
-  ]);
+  const [rig, floorRig] = (await UplinkRig.startAll(ctx, [
+    { name: 'T3-ws', devices, generators: 1, kinds: ['qyzn', ...kinds] },
+    { name: 'T3-ws-floor', devices, generators: 1, entry: 'floor', baseline: false },
+  ])) as [UplinkRig, UplinkRig];
   let result;
   try {
     const arms: Array<DeviceKind | 'baseline' | 'floor'> = ['qyzn', ...kinds, 'baseline', 'floor'];

@@ -20,10 +20,10 @@ export async function throughput(ctx: RunContext, plan: ThroughputPlan): Promise
   const devices = ctx.smoke ? 20 : plan.devices;
   // The floor (bench/floor.ts) in a rig of its own: its own process, terminals and subscriber, on
   // the same kind of broker; its rounds interleave with the other two arms'.
-  const [rig, floorRig] = await Promise.all([
-    UplinkRig.start(ctx, { name: plan.id, brokerUrl: plan.brokerUrl, devices, generators: 1 }),
-    UplinkRig.start(ctx, { name: `${plan.id}-floor`, brokerUrl: plan.brokerUrl, devices, generators: 1, entry: 'floor', baseline: false }),
-  ]);
+  const [rig, floorRig] = (await UplinkRig.startAll(ctx, [
+    { name: plan.id, brokerUrl: plan.brokerUrl, devices, generators: 1 },
+    { name: `${plan.id}-floor`, brokerUrl: plan.brokerUrl, devices, generators: 1, entry: 'floor', baseline: false },
+  ])) as [UplinkRig, UplinkRig];
   let result;
   try {
     result = await saturationRounds(ctx, ['baseline', 'qyzn', 'floor'] as const, async (arm, rate, durationMs, warmupMs): Promise<FloorRun | ArmRun> =>
