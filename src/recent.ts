@@ -24,20 +24,22 @@ interface Run<R> {
 }
 
 export class RecentRuns<R> {
-  private readonly slots: Array<Run<R> | undefined> = new Array<Run<R> | undefined>(SLOTS).fill(undefined);
+  /** Made at the first run: a connection that only heartbeats (most of an idle fleet) holds none. */
+  private slots: Array<Run<R> | undefined> | undefined;
 
   /** Runs `work` for (seq, name) unless it ran or runs already: then `then` gets that run's outcome.
    *  A failed run is forgotten, so that the device's retry runs again. */
   run(seq: number, name: string, work: (done: Outcome<R>) => void, then: Outcome<R>): void {
     const index = seq % SLOTS;
-    const known = this.slots[index];
+    const slots = (this.slots ??= new Array<Run<R> | undefined>(SLOTS).fill(undefined));
+    const known = slots[index];
     if (known && known.state !== FAILED && known.seq === seq && known.name === name) {
       if (known.state === DONE) then(undefined, known.result);
       else (known.waiting ??= []).push(then);
       return;
     }
     const run: Run<R> = { seq, name, state: RUNNING, result: undefined, waiting: undefined };
-    this.slots[index] = run;
+    slots[index] = run;
     work((err, result) => {
       run.state = err ? FAILED : DONE;
       run.result = result;
@@ -50,6 +52,6 @@ export class RecentRuns<R> {
 
   /** Forgets every run (the connection ended). */
   clear(): void {
-    this.slots.fill(undefined);
+    this.slots = undefined;
   }
 }
