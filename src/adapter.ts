@@ -87,8 +87,9 @@ export interface DeviceHandle {
   request(name: string, data: JsonObject, fallback: JsonObject, options?: UplinkOptions): Promise<PlatformAnswer>;
   /** request() with a callback: in `local` mode (the default) no promise per message. */
   requestThen(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions, done: (err: Error | undefined, answer?: PlatformAnswer) => void): void;
-  /** Replaces the retained `state` topic (gantry). */
-  setState(state: JsonObject): Promise<void>;
+  /** Replaces the retained `state` topic (gantry). `json`: `state` serialised already (the adapter
+   *  keeps the parts that did not change as JSON), published as it is. */
+  setState(state: JsonObject, json?: string): Promise<void>;
   /** The adapter's word that this connection ended: availability offline, `device_disconnected`. */
   disconnect(reason: DisconnectReason): void;
 }

@@ -313,6 +313,7 @@ class Device implements DeviceHandle {
   private readonly seen: Seen = new Map();
   private lastPublish: Promise<void> = Promise.resolve();
   private nextState: JsonObject | undefined;
+  private nextStateJson: string | undefined;
   private statePublish: Promise<void> | undefined;
   private readonly connectedAt = new Date().toISOString();
   private messagesIn = 0;
@@ -480,14 +481,17 @@ class Device implements DeviceHandle {
 
   /** Updates in one turn of the event loop (a burst of uploads from one device) are serialised and
    *  published once, the latest; every caller's promise settles with that publish. */
-  setState(state: JsonObject): Promise<void> {
+  setState(state: JsonObject, json?: string): Promise<void> {
     this.nextState = state;
+    this.nextStateJson = json;
     this.statePublish ??= new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
       const latest = this.nextState ?? state;
+      const payload = this.nextStateJson ?? JSON.stringify(latest);
       this.nextState = undefined;
+      this.nextStateJson = undefined;
       this.statePublish = undefined;
       this.core.discovery?.state(this.adapter, this.deviceId, latest);
-      return this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'state'), JSON.stringify(latest));
+      return this.core.link.retain(this.core.topics.device(this.adapter, this.deviceId, 'state'), payload);
     });
     return this.statePublish;
   }

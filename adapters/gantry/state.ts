@@ -13,6 +13,12 @@ interface GantryState {
   cardVersion?: string;
 }
 
+type Section = 'computers' | 'cabinets';
+
+/** Each entry of a state as JSON, kept from its upload on: a gantry's state is published whole
+ *  after every upload, which replaces one or a few of its entries. */
+type EntryJson = Record<Section, Map<string, string>>;
+
 /** The quality entries of one entry of a status array, re-rooted at that entry. */
 function qualityUnder(quality: Quality, prefix: string): Quality | undefined {
   const out: Quality = {};
@@ -26,6 +32,7 @@ function qualityUnder(quality: Quality, prefix: string): Quality | undefined {
 
 export class GantryStates {
   private readonly states = new Map<string, GantryState>();
+  private readonly json = new Map<string, EntryJson>();
 
   /** Merges the entries of a status upload (one object or an array of them) by id, and publishes. */
   async status(
@@ -33,9 +40,10 @@ export class GantryStates {
     upload: Upload,
     typed: Typed,
     field: 'computerStatus' | 'cabinetStatus',
-    section: 'computers' | 'cabinets',
+    section: Section,
   ): Promise<void> {
     const state = this.stateOf(upload);
+    const json = this.jsonOf(upload.gantryId);
     const entries = typed.data[field];
     const list = Array.isArray(entries) ? entries : [entries];
     list.forEach((entry, i) => {
@@ -43,16 +51,27 @@ export class GantryStates {
       const prefix = Array.isArray(entries) ? `${field}[${i}]` : field;
       const quality = qualityUnder(typed.quality, prefix);
       const id = typeof entry.id === 'string' && entry.id !== '' ? entry.id : String(i + 1);
-      state[section][id] = { ...entry, ...(quality ? { quality } : {}), updatedAt: state.updatedAt };
+      const merged = { ...entry, ...(quality ? { quality } : {}), updatedAt: state.updatedAt };
+      state[section][id] = merged;
+      json[section].set(id, JSON.stringify(merged));
     });
-    await publishState(handle, state);
+    await publishState(handle, state, serialised(state, json));
   }
 
   /** Notes the card-list version a queryAndGetCardInfo asked with, and publishes. */
   async cardVersion(handle: DeviceHandle, upload: Upload, curVersion: string): Promise<void> {
     const state = this.stateOf(upload);
     state.cardVersion = curVersion;
-    await publishState(handle, state);
+    await publishState(handle, state, serialised(state, this.jsonOf(upload.gantryId)));
+  }
+
+  private jsonOf(gantryId: string): EntryJson {
+    let json = this.json.get(gantryId);
+    if (!json) {
+      json = { computers: new Map(), cabinets: new Map() };
+      this.json.set(gantryId, json);
+    }
+    return json;
   }
 
   private stateOf(upload: Upload): GantryState {
@@ -67,10 +86,22 @@ export class GantryStates {
   }
 }
 
+/** What JSON.stringify(state) writes, key order included (a section's ids in the object's own
+ *  order), from the entries' kept JSON. */
+function serialised(state: GantryState, json: EntryJson): string {
+  const section = (name: Section): string => {
+    const parts: string[] = [];
+    for (const id in state[name]) parts.push(`${JSON.stringify(id)}:${json[name].get(id) ?? JSON.stringify(state[name][id])}`);
+    return `{${parts.join(',')}}`;
+  };
+  const card = state.cardVersion === undefined ? '' : `,"cardVersion":${JSON.stringify(state.cardVersion)}`;
+  return `{"version":${JSON.stringify(state.version)},"updatedAt":${JSON.stringify(state.updatedAt)},"computers":${section('computers')},"cabinets":${section('cabinets')}${card}}`;
+}
+
 /** The event already went out; a state that fails to go is refreshed by the next upload. */
-async function publishState(handle: DeviceHandle, state: GantryState): Promise<void> {
+async function publishState(handle: DeviceHandle, state: GantryState, json: string): Promise<void> {
   try {
-    await handle.setState({ ...state });
+    await handle.setState({ ...state }, json);
   } catch (err) {
     handle.logger.warn({ err }, 'gantry state not published');
   }
