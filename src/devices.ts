@@ -309,7 +309,8 @@ class Device implements DeviceHandle {
   private alive = true;
   private liveness: NodeJS.Timeout | undefined;
   private livenessMs = 0;
-  private lastSeen = Date.now();
+  /** Monotonic (performance.now): a wall clock set back must not keep a silent device alive. */
+  private lastSeen = performance.now();
   private readonly seen: Seen = new Map();
   private lastPublish: Promise<void> = Promise.resolve();
   private nextState: JsonObject | undefined;
@@ -369,21 +370,21 @@ class Device implements DeviceHandle {
 
   /** A stamp, not a timer refresh: this runs for every message of the device. */
   touch(): void {
-    this.lastSeen = Date.now();
+    this.lastSeen = performance.now();
   }
 
   setLiveness(ms: number): void {
     clearTimeout(this.liveness);
     this.liveness = undefined;
     this.livenessMs = ms;
-    this.lastSeen = Date.now();
+    this.lastSeen = performance.now();
     if (ms > 0 && this.alive) this.armLiveness(ms);
   }
 
   /** Fires when the device may have been silent for livenessMs; looks at the stamp then. */
   private armLiveness(ms: number): void {
     this.liveness = setTimeout(() => {
-      const silent = Date.now() - this.lastSeen;
+      const silent = performance.now() - this.lastSeen;
       if (silent >= this.livenessMs) this.close('timeout');
       else if (this.alive) this.armLiveness(this.livenessMs - silent);
     }, ms);
