@@ -65,6 +65,7 @@ export interface BrokerConfig {
   wsEnabled: boolean;
   wsPort: number;
   inProcess: boolean;
+  thread: boolean;
   drainTimeoutMs: number;
   persistence: 'memory' | 'disk';
   dataDir: string;
@@ -387,6 +388,12 @@ export const schema: Schema<GatewayConfig> = {
       format: Boolean,
       default: true,
       env: 'GATE2MQTT_BROKER_IN_PROCESS',
+    },
+    thread: {
+      doc: 'Run the embedded broker (aedes, its listeners, logins, ACLs and store) in a worker thread of its own, on another core than the adapters; the publishes of one event-loop turn go to it in one message. With broker.inProcess only.',
+      format: Boolean,
+      default: false,
+      env: 'GATE2MQTT_BROKER_THREAD',
     },
     persistence: {
       doc: 'Where the embedded broker keeps retained topics, persistent sessions (their subscriptions and queued QoS 1/2 messages) and wills. disk: in broker.dataDir, so they survive a restart of the gateway, kill -9 included; memory: lost at every restart.',

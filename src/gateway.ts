@@ -21,6 +21,7 @@ import { HomeAssistant } from './homeassistant.js';
 import { Mappings } from './mappings.js';
 import { Metrics } from './metrics.js';
 import { InProcessLink } from './inprocess.js';
+import { ThreadBroker, ThreadLink } from './broker-thread.js';
 import { MqttLink, type Link } from './mqtt.js';
 import { VERSION } from './paths.js';
 import { Topics } from './topics.js';
@@ -60,7 +61,7 @@ export class Gateway {
   readonly metrics = new Metrics({ defaultMetrics: true });
   readonly topics: Topics;
   private readonly definitions: AdapterDefinition[];
-  private broker: EmbeddedBroker | undefined;
+  private broker: EmbeddedBroker | ThreadBroker | undefined;
   private brokerAddresses: BrokerAddresses | undefined;
   private link: Link | undefined;
   private router: CommandRouter | undefined;
@@ -132,28 +133,28 @@ export class Gateway {
         })
       : undefined;
     await registry?.start();
-    const broker = config.mqtt.url
-      ? undefined
-      : new EmbeddedBroker({
-          ...config.broker,
-          baseTopic: config.baseTopic,
-          loopbackClient: !config.broker.inProcess,
-          logger: logger.child({ component: 'broker' }),
-        });
-    this.broker = broker;
+    const brokerOptions = {
+      ...config.broker,
+      baseTopic: config.baseTopic,
+      loopbackClient: !config.broker.inProcess,
+      logger: logger.child({ component: 'broker' }),
+    };
+    const threaded = !config.mqtt.url && config.broker.inProcess && config.broker.thread;
+    const window = { publishTimeoutMs: config.mqtt.publishTimeoutMs, maxInflight: config.mqtt.maxInflight };
+    // The thread logs at the level of the logger its records go back to.
+    const thread = threaded ? new ThreadBroker(brokerOptions, { ...window, logLevel: brokerOptions.logger.level }) : undefined;
+    const broker = config.mqtt.url || thread ? undefined : new EmbeddedBroker(brokerOptions);
+    this.broker = thread ?? broker;
     const inProcess = broker !== undefined && config.broker.inProcess;
     // A loopback client needs the port it connects to; the in-process link subscribes before any
     // client can reach the broker.
     if (broker && !inProcess) this.brokerAddresses = await broker.start();
     const mqttLogger = logger.child({ component: 'mqtt' });
-    const link: Link =
-      broker && inProcess
-        ? new InProcessLink({
-            broker: await broker.prepare(),
-            publishTimeoutMs: config.mqtt.publishTimeoutMs,
-            maxInflight: config.mqtt.maxInflight,
-            logger: mqttLogger,
-          })
+    if (thread) await thread.prepare();
+    const link: Link = thread
+      ? thread.link({ ...window, logger: mqttLogger })
+      : broker && inProcess
+        ? new InProcessLink({ broker: await broker.prepare(), ...window, logger: mqttLogger })
         : new MqttLink({
             url: this.mqttUrl,
             config: { ...config.mqtt, clientId: this.identity.clientId },
@@ -194,7 +195,7 @@ export class Gateway {
     const router = new CommandRouter(link, this.topics, config.commands, config.output, this.metrics, logger.child({ component: 'commands' }), cluster);
     this.router = router;
     router.listen(this.definitions.map((d) => d.id));
-    if (broker && inProcess) this.brokerAddresses = await broker.start();
+    if (thread || (broker && inProcess)) this.brokerAddresses = await (thread ?? (broker as EmbeddedBroker)).start();
     link.on('disconnect', () => this.metrics.mqttConnected.set(0));
     link.on('connect', () => this.metrics.mqttConnected.set(1));
     const connecting = link.start();
@@ -336,7 +337,7 @@ export class Gateway {
         url: redactUrl(this.mqttUrl),
         protocolVersion: this.link?.protocolVersion === 5 ? '5' : '3.1.1',
         embedded: !this.config.mqtt.url,
-        inProcess: this.link instanceof InProcessLink,
+        inProcess: this.link instanceof InProcessLink || this.link instanceof ThreadLink,
       },
       broker: this.brokerAddresses ?? null,
       http: this.httpAddress ?? null,

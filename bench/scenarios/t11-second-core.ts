@@ -1,6 +1,7 @@
 // T11: does a second core help? With the embedded broker, broker and adapters share one thread.
-// Measured two ways, in interleaved maximum-rate rounds (saturation.ts), with the CPU per event
+// Measured three ways, in interleaved maximum-rate rounds (saturation.ts), with the CPU per event
 // summed over every process (and thread) doing the gateway's and the broker's work:
+//   - the gateway with broker.thread (src/broker-thread.ts) against the gateway in one thread;
 //   - the gateway with its broker in a second process (an aedes of its own, bench/floor.ts as a
 //     plain broker, over MQTT on loopback) against the gateway with its embedded broker;
 //   - the floor with its aedes in a worker_thread, fed in one message per turn and acknowledging
@@ -15,7 +16,7 @@ import { median, round } from '../lib/stats.js';
 import { UplinkRig, type ArmRun } from '../lib/uplink.js';
 import { strip } from './throughput.js';
 
-type Arm = 'embedded' | 'second-process' | 'floor' | 'floor-thread';
+type Arm = 'embedded' | 'thread' | 'second-process' | 'floor' | 'floor-thread';
 type Run = Omit<ArmRun, 'arm'> & { arm: Arm; cpuPercentTotal: number };
 
 export const t11: Scenario = {
@@ -31,6 +32,7 @@ export const t11: Scenario = {
     try {
       rigs = await UplinkRig.startAll(ctx, [
         { name: 'T11-embedded', devices, generators: 1, baseline: false },
+        { name: 'T11-thread', devices, generators: 1, baseline: false, env: { GATE2MQTT_BROKER_THREAD: 'true' } },
         { name: 'T11-second-process', brokerUrl: `mqtt://127.0.0.1:${broker.ports.broker}`, devices, generators: 1, baseline: false },
         { name: 'T11-floor', devices, generators: 1, entry: 'floor', baseline: false },
         { name: 'T11-floor-thread', devices, generators: 1, entry: 'floor', baseline: false, env: { BENCH_FLOOR_BROKER: 'thread' } },
@@ -40,11 +42,11 @@ export const t11: Scenario = {
       await broker.stop();
       throw err;
     }
-    const [embedded, secondProcess, floor, floorThread] = rigs as [UplinkRig, UplinkRig, UplinkRig, UplinkRig];
-    const rigOf: Record<Arm, UplinkRig> = { embedded, 'second-process': secondProcess, floor, 'floor-thread': floorThread };
+    const [embedded, thread, secondProcess, floor, floorThread] = rigs as [UplinkRig, UplinkRig, UplinkRig, UplinkRig, UplinkRig];
+    const rigOf: Record<Arm, UplinkRig> = { embedded, thread, 'second-process': secondProcess, floor, 'floor-thread': floorThread };
     let result;
     try {
-      result = await saturationRounds(ctx, ['embedded', 'second-process', 'floor', 'floor-thread'] as const, async (arm, rate, durationMs, warmupMs) => {
+      result = await saturationRounds(ctx, ['embedded', 'thread', 'second-process', 'floor', 'floor-thread'] as const, async (arm, rate, durationMs, warmupMs) => {
         const run = await rigOf[arm].run('qyzn', rate, durationMs, warmupMs);
         const extra = arm === 'second-process' ? brokerMonitor.window(run.startAtUs, run.startAtUs + durationMs * 1000).cpuPercent : 0;
         const full: Run = { ...run, arm, cpuPercentTotal: round(run.gateway.cpuPercent + extra, 1) };
@@ -58,21 +60,23 @@ export const t11: Scenario = {
     const measured = result.samples;
     const best = (arm: Arm): number => round(median(baselineByRound(measured, arm).map((r) => r.best)), 0);
     const split = median(roundRatios(measured, 'second-process', 'embedded'));
-    const thread = median(roundRatios(measured, 'floor-thread', 'floor'));
+    const threaded = median(roundRatios(measured, 'thread', 'embedded'));
+    const floorThreaded = median(roundRatios(measured, 'floor-thread', 'floor'));
     const measuredRuns = measured;
     const cpuUs = (arm: Arm): number => round(median(measuredRuns.filter((r) => r.arm === arm).map((r) => ((r.cpuPercentTotal / 100) * 1e6) / Math.max(1, r.deliveredPerSec))), 1);
     const cpu = (arm: Arm): number => round(median(measuredRuns.filter((r) => r.arm === arm).map((r) => r.cpuPercentTotal)), 0);
     const checks = [
+      check('gateway, broker.thread / embedded in one thread, events/s', round(threaded * 100, 1), '%', 'measured', true, ctx),
       check('gateway, broker in a second process / embedded, events/s', round(split * 100, 1), '%', 'measured', true, ctx),
-      check('floor, broker in a worker_thread / one thread, events/s', round(thread * 100, 1), '%', 'measured', true, ctx),
+      check('floor, broker in a worker_thread / one thread, events/s', round(floorThreaded * 100, 1), '%', 'measured', true, ctx),
     ];
     return {
       status: verdict(checks, ctx),
-      summary: `gateway embedded ${best('embedded')}/s, broker in a second process ${best('second-process')}/s = ${round(split * 100, 1)}%; floor one thread ${best('floor')}/s, broker in a worker_thread ${best('floor-thread')}/s = ${round(thread * 100, 1)}%`,
+      summary: `gateway embedded ${best('embedded')}/s, broker.thread ${best('thread')}/s = ${round(threaded * 100, 1)}%, broker in a second process ${best('second-process')}/s = ${round(split * 100, 1)}%; floor one thread ${best('floor')}/s, broker in a worker_thread ${best('floor-thread')}/s = ${round(floorThreaded * 100, 1)}%`,
       checks,
       generators: measured.flatMap((r) => r.generators),
       notes: [
-        `CPU at the maximum, summed over the processes under test (% of one core) and per event: embedded ${cpu('embedded')}% ${cpuUs('embedded')} µs, second process ${cpu('second-process')}% ${cpuUs('second-process')} µs, floor ${cpu('floor')}% ${cpuUs('floor')} µs, floor with a broker thread ${cpu('floor-thread')}% ${cpuUs('floor-thread')} µs`,
+        `CPU at the maximum, summed over the processes under test (% of one core) and per event: embedded ${cpu('embedded')}% ${cpuUs('embedded')} µs, broker.thread ${cpu('thread')}% ${cpuUs('thread')} µs, second process ${cpu('second-process')}% ${cpuUs('second-process')} µs, floor ${cpu('floor')}% ${cpuUs('floor')} µs, floor with a broker thread ${cpu('floor-thread')}% ${cpuUs('floor-thread')} µs`,
       ],
       details: { estimates: result.estimates, rounds: measuredRuns.map(strip) },
     };

@@ -48,7 +48,8 @@ export function testConfig(overrides: DeepPartial<GatewayConfig> = {}): GatewayC
     mqtt: { url: EXTERNAL_BROKER, clientId: `g2mtest-${randomUUID().slice(0, 8)}`, reconnectPeriodMs: 200 },
     // memory: tests run side by side, and a disk store is one directory per gateway (its LOCK);
     // the tests of persistence give theirs a fresh one.
-    broker: { host: '127.0.0.1', port: 0, wsPort: 0, persistence: 'memory' },
+    // GATE2MQTT_TEST_BROKER_THREAD=true: the embedded broker in its thread (broker.thread), for a CI pass.
+    broker: { host: '127.0.0.1', port: 0, wsPort: 0, persistence: 'memory', thread: process.env.GATE2MQTT_TEST_BROKER_THREAD === 'true' },
     http: loopback,
     qyzn: loopback,
     wsdoor: loopback,
