@@ -9,7 +9,7 @@ import { connectClient, startGateway } from '../helpers/harness.js';
 import { EchoDevice, echoAdapter } from '../helpers/echo-adapter.js';
 
 t.test('events, retained topics and commands through a broker in its own thread', async (t) => {
-  const { base, mqttUrl, gateway, httpUrl } = await startGateway(t, { adapters: [echoAdapter()], config: { broker: { thread: true } } });
+  const { base, mqttUrl, gateway, httpUrl } = await startGateway(t, { adapters: [echoAdapter()], config: { mqtt: { url: '' }, broker: { thread: true } } });
   const inbox = await connectClient(t, mqttUrl);
   await inbox.subscribe([`${base}/echo/th1/event/+`, `${base}/bridge/info`]);
   const device = await EchoDevice.connect(gateway.addresses().adapters.echo as string, 'th1');
