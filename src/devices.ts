@@ -89,6 +89,10 @@ export interface DeviceActivity {
   envelope: JsonObject;
 }
 
+/** Multi mode: how long an ended connection waits before saying its device offline, for a claim of
+ *  another instance still on its way to the registry. */
+const MOVE_GRACE_MS = 100;
+
 /** Devices gone offline that are still listed, per adapter; the longest gone are dropped first. */
 const GONE_DEVICES = 1000;
 
@@ -532,10 +536,25 @@ class Device implements DeviceHandle {
       return;
     }
     this.lastPublish = ownership.release(this.adapter, this.deviceId).then(
-      (ours) => this.goneOffline(ours, reason),
+      // Only a connection the device dropped can be a move; a stop or a timeout says offline at once.
+      (ours) => (ours && reason === 'closed' ? this.stillNobodys().then((nobodys) => this.goneOffline(nobodys, reason)) : this.goneOffline(ours, reason)),
       // Without the registry: offline is what this instance knows; a holder elsewhere corrects it.
       () => this.goneOffline(true, reason),
     );
+  }
+
+  /** A device that moved to another instance may drop its old connection before that instance's
+   *  claim reaches the registry (the release then finds the record still ours): asked again after
+   *  MOVE_GRACE_MS, such a device is held elsewhere and is not said offline. */
+  private stillNobodys(): Promise<boolean> {
+    const { ownership } = this.core;
+    if (!ownership) return Promise.resolve(true);
+    return new Promise<void>((resolve) => setTimeout(resolve, MOVE_GRACE_MS).unref())
+      .then(() => ownership.held(this.adapter, this.deviceId))
+      .then(
+        (held) => !held,
+        () => true,
+      );
   }
 
   private goneOffline(ours: boolean, reason: DisconnectReason): Promise<void> {
