@@ -89,10 +89,6 @@ export class ThreadBroker {
     this.setup = setup;
   }
 
-  get logger(): Logger {
-    return this.options.logger;
-  }
-
   /** Starts the thread and its broker, without listeners yet (they come with start()). */
   async prepare(): Promise<void> {
     const { logger: _logger, ...options } = this.options;

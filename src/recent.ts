@@ -49,9 +49,4 @@ export class RecentRuns<R> {
       if (waiting) for (const other of waiting) other(err, result);
     });
   }
-
-  /** Forgets every run (the connection ended). */
-  clear(): void {
-    this.slots = undefined;
-  }
 }

@@ -81,11 +81,6 @@ export class PublishWindow {
     else this.waiting.items.push(entry);
   }
 
-  /** submit() as a promise, for callers off the hot path. */
-  submitted(handover: Handover): Promise<void> {
-    return new Promise((resolve, reject) => this.submit(handover, (err) => (err ? reject(err) : resolve())));
-  }
-
   /** Fails every open message (the connection is gone): the waiting ones are dropped, the handed-over
    *  ones withdrawn where the broker side can. */
   failAll(why: string): void {

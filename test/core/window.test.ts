@@ -21,11 +21,16 @@ function heldBroker(): { handed: number[]; dones: Map<number, Done>; withdrawn: 
     dones,
     withdrawn,
     send: (window, n) =>
-      window.submitted((done) => {
-        handed.push(n);
-        dones.set(n, done);
-        return () => withdrawn.push(n);
-      }),
+      new Promise<void>((resolve, reject) =>
+        window.submit(
+          (done) => {
+            handed.push(n);
+            dones.set(n, done);
+            return () => withdrawn.push(n);
+          },
+          (err) => (err ? reject(err) : resolve()),
+        ),
+      ),
   };
 }
 
