@@ -20,20 +20,25 @@ export interface WorkerSetup {
   maxInflight: number;
 }
 
-interface Publish {
-  /** -1: publishQueued (nobody waits for it). */
-  id: number;
-  topic: string;
-  payload: string | Uint8Array;
-  retain: boolean;
-  correlationData?: Uint8Array | undefined;
+/** The publishes of one turn, packed for one structured clone: cloning one long string costs a
+ *  fraction of cloning an object, or a few short strings, per publish (5x less at 50 a turn). */
+export interface PublishBatch {
+  t: 'publish';
+  /** Per publish: the id its acknowledgement comes back with; -1 for publishQueued (nobody waits). */
+  ids: number[];
+  /** Per publish: 1 retained, 0 not. */
+  retain: number[];
+  /** Per publish, two numbers: its topic's length in `text`, then its payload's (-1: the payload
+   *  is the next of `binary`). */
+  lengths: number[];
+  /** Every topic and string payload of the batch, one after the other. */
+  text: string;
+  binary: Uint8Array[];
+  /** Correlation data, by index of the publish in this batch. */
+  correlation: Array<[number, Uint8Array]>;
 }
 
-export type ToBroker =
-  | { t: 'publish'; publishes: Publish[] }
-  | { t: 'subscribe'; sub: number; filter: string }
-  | { t: 'start' }
-  | { t: 'stop' };
+export type ToBroker = PublishBatch | { t: 'subscribe'; sub: number; filter: string } | { t: 'start' } | { t: 'stop' };
 
 export type FromBroker =
   | { t: 'prepared'; brokerId: string }
@@ -44,23 +49,37 @@ export type FromBroker =
   | { t: 'log'; line: string }
   | {
       t: 'batch';
+      /** Ids of the publishes the broker acknowledged. */
       acks: number[];
-      /** Per ack: '' or why the broker refused. */
-      errors: string[];
+      /** Ids of those it refused, and why. */
+      refused: Array<[number, string]>;
       messages: Array<{ sub: number; topic: string; payload: Uint8Array; retain: boolean; responseTopic?: string | undefined; correlationData?: Uint8Array | undefined }>;
     };
 
+function emptyBatch(): PublishBatch {
+  return { t: 'publish', ids: [], retain: [], lengths: [], text: '', binary: [], correlation: [] };
+}
+
 /** A Buffer is copied to its own size: a view posted as it is takes its whole backing buffer (the
- *  8 kB pool of small Buffers) along. Strings go as they are. */
-function packed(id: number, topic: string, payload: string | Buffer, options: PublishOptions): Publish {
-  const { correlationData } = options;
-  return {
-    id,
-    topic,
-    payload: typeof payload === 'string' ? payload : new Uint8Array(payload),
-    retain: options.retain === true,
-    correlationData: correlationData ? new Uint8Array(correlationData) : undefined,
-  };
+ *  8 kB pool of small Buffers) along. */
+function ownCopy(bytes: Buffer): Uint8Array {
+  return new Uint8Array(bytes);
+}
+
+/** Each publish of a batch, in order, with Buffers that view the clone's memory. */
+export function unpack(batch: PublishBatch, each: (id: number, topic: string, payload: Buffer, retain: boolean, correlationData: Buffer | undefined) => void): void {
+  const { ids, lengths, text, binary, retain } = batch;
+  const correlation = new Map(batch.correlation);
+  let at = 0;
+  let nextBinary = 0;
+  for (let i = 0; i < ids.length; i++) {
+    const topicLength = lengths[2 * i] as number;
+    const payloadLength = lengths[2 * i + 1] as number;
+    const topic = text.slice(at, (at += topicLength));
+    const payload = payloadLength < 0 ? asBuffer(binary[nextBinary++] as Uint8Array) : Buffer.from(text.slice(at, (at += payloadLength)));
+    const data = correlation.get(i);
+    each(ids[i] as number, topic, payload, retain[i] === 1, data && asBuffer(data));
+  }
 }
 
 function asBuffer(bytes: Uint8Array): Buffer {
@@ -182,7 +201,7 @@ export class ThreadLink extends EventEmitter implements Link {
   private open = false;
   private nextId = 0;
   private readonly waiting = new Map<number, (err?: Error) => void>();
-  private batch: Publish[] | undefined;
+  private batch: PublishBatch | undefined;
   private readonly subscriptions = new Map<number, MessageHandler>();
 
   constructor(broker: ThreadBroker, options: { publishTimeoutMs: number; maxInflight: number; logger: Logger }) {
@@ -226,14 +245,14 @@ export class ThreadLink extends EventEmitter implements Link {
     this.window.submit((done) => {
       const id = this.nextId++;
       this.waiting.set(id, done);
-      this.queue(packed(id, topic, payload, options));
+      this.queue(id, topic, payload, options);
       return undefined;
     }, settled);
   }
 
   publishQueued(topic: string, payload: string | Buffer, options: PublishOptions = {}): void {
     if (!this.connected) return;
-    this.queue(packed(-1, topic, payload, options));
+    this.queue(-1, topic, payload, options);
   }
 
   retain(topic: string, payload: string | Buffer): Promise<void> {
@@ -247,13 +266,8 @@ export class ThreadLink extends EventEmitter implements Link {
 
   /** The broker's thread answered: acknowledgements, then messages of the subscriptions. */
   received(batch: Extract<FromBroker, { t: 'batch' }>): void {
-    batch.acks.forEach((id, i) => {
-      const done = this.waiting.get(id);
-      if (!done) return;
-      this.waiting.delete(id);
-      const error = batch.errors[i];
-      done(error ? new Error(error) : undefined);
-    });
+    for (const id of batch.acks) this.settle(id, undefined);
+    for (const [id, why] of batch.refused) this.settle(id, new Error(why));
     for (const m of batch.messages) {
       const handler = this.subscriptions.get(m.sub);
       if (!handler) continue;
@@ -275,15 +289,34 @@ export class ThreadLink extends EventEmitter implements Link {
     this.emit('disconnect');
   }
 
-  private queue(publish: Publish): void {
-    if (!this.batch) {
-      this.batch = [];
+  private settle(id: number, err: Error | undefined): void {
+    const done = this.waiting.get(id);
+    if (!done) return;
+    this.waiting.delete(id);
+    done(err);
+  }
+
+  private queue(id: number, topic: string, payload: string | Buffer, options: PublishOptions): void {
+    let batch = this.batch;
+    if (!batch) {
+      batch = this.batch = emptyBatch();
       setImmediate(() => {
-        const publishes = this.batch ?? [];
+        const full = this.batch;
         this.batch = undefined;
-        this.broker.post({ t: 'publish', publishes });
+        if (full) this.broker.post(full);
       });
     }
-    this.batch.push(publish);
+    const index = batch.ids.length;
+    batch.ids.push(id);
+    batch.retain.push(options.retain === true ? 1 : 0);
+    if (typeof payload === 'string') {
+      batch.lengths.push(topic.length, payload.length);
+      batch.text += topic + payload;
+    } else {
+      batch.lengths.push(topic.length, -1);
+      batch.text += topic;
+      batch.binary.push(ownCopy(payload));
+    }
+    if (options.correlationData) batch.correlation.push([index, ownCopy(options.correlationData)]);
   }
 }

@@ -6,7 +6,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { pino } from 'pino';
 import { EmbeddedBroker, type BrokerOptions } from './broker.js';
 import { InProcessLink } from './inprocess.js';
-import type { FromBroker, ToBroker, WorkerSetup } from './broker-thread.js';
+import { unpack, type FromBroker, type ToBroker, type WorkerSetup } from './broker-thread.js';
 
 const port = parentPort;
 if (!port) throw new Error('src/broker-worker.ts runs as a worker thread (broker.thread)');
@@ -15,7 +15,7 @@ const setup = workerData as WorkerSetup;
 const logger = pino({ level: setup.logLevel, base: null, timestamp: false }, { write: (line: string) => port.postMessage({ t: 'log', line } satisfies FromBroker) });
 const broker = new EmbeddedBroker({ ...(setup.options as Omit<BrokerOptions, 'logger'>), logger });
 const aedes = await broker.prepare();
-// The gateway's window bounds and times what is in flight; this one only hands over.
+// The gateway's window bounds and times what is in flight; here it is only handed over (handOver).
 const link = new InProcessLink({ broker: aedes, publishTimeoutMs: setup.publishTimeoutMs, maxInflight: setup.maxInflight, logger });
 await link.start();
 
@@ -23,7 +23,7 @@ let out: Extract<FromBroker, { t: 'batch' }> | undefined;
 /** What goes back to the gateway in this turn, sent once when the turn ends. */
 function outgoing(): Extract<FromBroker, { t: 'batch' }> {
   if (!out) {
-    out = { t: 'batch', acks: [], errors: [], messages: [] };
+    out = { t: 'batch', acks: [], refused: [], messages: [] };
     setImmediate(() => {
       const batch = out;
       out = undefined;
@@ -33,21 +33,19 @@ function outgoing(): Extract<FromBroker, { t: 'batch' }> {
   return out;
 }
 
+function refuse(id: number, why: string): void {
+  outgoing().refused.push([id, why]);
+}
+
 port.on('message', (message: ToBroker) => {
   switch (message.t) {
     case 'publish':
-      for (const p of message.publishes) {
-        const options = { retain: p.retain, ...(p.correlationData ? { correlationData: Buffer.from(p.correlationData) } : {}) };
-        if (p.id < 0) {
-          link.publishQueued(p.topic, Buffer.from(p.payload), options);
-          continue;
-        }
-        link.send(p.topic, Buffer.from(p.payload), options, (err) => {
-          const batch = outgoing();
-          batch.acks.push(p.id);
-          batch.errors.push(err ? err.message : '');
-        });
-      }
+      unpack(message, (id, topic, payload, retain, correlationData) => {
+        const options = correlationData ? { retain, correlationData } : { retain };
+        if (id < 0) return link.publishQueued(topic, payload, options);
+        if (!link.connected) return refuse(id, 'the embedded broker is closed');
+        link.handOver(topic, payload, options, (err) => (err ? refuse(id, err.message) : outgoing().acks.push(id)));
+      });
       return;
     case 'subscribe':
       link.subscribe(message.filter, (topic, payload, packet) => {
