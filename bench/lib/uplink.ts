@@ -308,6 +308,8 @@ export class UplinkRig {
         rssEndMB: round(gateway.rssEndMB, 1),
         rssMaxMB: round(gateway.rssMaxMB, 1),
         cpuPercent: round(gateway.cpuPercent, 1),
+        mainThreadCpuPercent: round(gateway.mainThreadCpuPercent, 1),
+        otherThreadCpuPercent: round(gateway.otherThreadCpuPercent, 1),
         seconds: round(gateway.seconds, 1),
       },
       loopDelay: loopDelay && { p99Ms: round(loopDelay.p99Ms, 2), maxMs: round(loopDelay.maxMs, 2) },
