@@ -63,7 +63,22 @@ export const INVALID = 'Invalid';
 
 const NUMERIC = /^[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?$/;
 
-function toNumber(value: unknown, unit: string | undefined): number | undefined {
+/** The ways a unit may be written after a value, resolved once per declared field. */
+interface Units {
+  written: readonly string[];
+  /** `written` lowercased, compared with the lowercased value. */
+  lower: readonly string[];
+}
+
+const NO_UNITS: Units = { written: [], lower: [] };
+
+function unitsOf(unit: string | undefined): Units {
+  // ℃ is one character standing for °C, and Chinese firmware writes it more often than °C.
+  const written = unit === '°C' ? ['°C', '℃'] : unit ? [unit] : [];
+  return written.length === 0 ? NO_UNITS : { written, lower: written.map((u) => u.toLowerCase()) };
+}
+
+function toNumber(value: unknown, units: Units): number | undefined {
   if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
   if (typeof value !== 'string') return undefined;
   let text = value.trim();
@@ -73,10 +88,11 @@ function toNumber(value: unknown, unit: string | undefined): number | undefined 
     return Number.isFinite(n) ? n : undefined;
   }
   // Some firmware writes the unit after the value ("40℃", "99.99%"); the number is still good.
-  // ℃ is one character standing for °C, and Chinese firmware writes it more often than °C.
-  const units = unit === '°C' ? ['°C', '℃'] : unit ? [unit] : [];
-  const written = units.find((u) => text.toLowerCase().endsWith(u.toLowerCase()));
-  if (written) text = text.slice(0, -written.length).trim();
+  if (units.written.length > 0) {
+    const lower = text.toLowerCase();
+    const i = units.lower.findIndex((u) => lower.endsWith(u));
+    if (i >= 0) text = text.slice(0, -(units.written[i] as string).length).trim();
+  }
   if (text.endsWith('%')) text = text.slice(0, -1).trim();
   if (!NUMERIC.test(text)) return undefined;
   const n = Number(text);
@@ -84,7 +100,7 @@ function toNumber(value: unknown, unit: string | undefined): number | undefined 
 }
 
 function toInteger(value: unknown): number | undefined {
-  const n = toNumber(value, undefined);
+  const n = toNumber(value, NO_UNITS);
   return n !== undefined && Number.isInteger(n) ? n : undefined;
 }
 
@@ -136,75 +152,168 @@ export function checkFields(file: unknown): FieldsFile {
   return file as unknown as FieldsFile;
 }
 
-function pathOf(parent: string, key: string): string {
-  return parent === '' ? key : `${parent}.${key}`;
-}
-
+/** One upload's (or answer's) typing: what could not be read, and where the walk is, so that a path
+ *  is written only for a value that needs one (quality, undeclared). */
 class Walk {
   readonly quality: Quality = {};
   readonly undeclared: string[] = [];
-  constructor(private readonly typer: FieldTyper) {}
+  /** Keys and array indexes from `data` down to the group being typed. */
+  readonly at: Array<string | number> = [];
+  constructor(readonly errorWords: ReadonlySet<string>) {}
 
-  /** `parent` and `key` name the value; its path (for `quality` and `undeclared`) is only built
-   *  when needed: most values are read without one. */
-  value(value: unknown, spec: FieldSpec | undefined, parent: string, key: string): unknown {
-    if (typeof value === 'string' && this.typer.errorWords.has(value.trim())) {
-      this.quality[pathOf(parent, key)] = value.trim();
-      return null;
-    }
-    if (!spec) return this.undeclaredValue(value, pathOf(parent, key));
-    if (GROUP_TYPES.has(spec.type)) return this.groupValue(value, this.typer.group(spec.of), pathOf(parent, key));
-    const typed = this.leaf(value, spec);
-    if (typed === undefined) {
-      this.quality[pathOf(parent, key)] = INVALID;
-      return null;
-    }
-    return typed;
+  /** The path of `key` in the group being typed (of that group itself without `key`), written as
+   *  keys joined by `.` and indexes as `[i]`; a key below an empty top-level key starts the path. */
+  path(key?: string): string {
+    let path = '';
+    for (const part of this.at) path = typeof part === 'number' ? `${path}[${part}]` : path === '' ? part : `${path}.${part}`;
+    if (key === undefined) return path;
+    return path === '' ? key : `${path}.${key}`;
   }
 
-  private leaf(value: unknown, spec: FieldSpec): unknown {
-    switch (spec.type) {
-      case 'number':
-      case 'count':
-        return toNumber(value, spec.unit);
-      case 'status':
-      case 'enum':
-        return toInteger(value);
-      case 'id':
-        if (typeof value === 'string') return value.trim();
-        return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
-      case 'time':
-        return typeof value === 'string' ? deviceTimeToIso(value, this.typer.timeZone) : undefined;
-      case 'warnings':
-        return toWarnings(value);
-      default:
-        return this.undeclaredValue(value, undefined);
-    }
+  /** A device error word, or undefined: every value is checked, declared or not. */
+  errorWord(value: unknown): string | undefined {
+    if (typeof value !== 'string') return undefined;
+    const word = value.trim();
+    return this.errorWords.has(word) ? word : undefined;
   }
 
-  /** Objects and arrays of a group keep the shape the device sent (doors comes both ways). */
-  private groupValue(value: unknown, group: FieldGroup, path: string): unknown {
-    if (Array.isArray(value)) return value.map((item, i) => this.groupValue(item, group, `${path}[${i}]`));
-    if (!isObject(value)) {
-      this.quality[path] = INVALID;
-      return null;
-    }
+  /** `key` could not be read: null in `data`, the reason in `quality`. */
+  fail(key: string | undefined, word: string): null {
+    this.quality[this.path(key)] = word;
+    return null;
+  }
+}
+
+/** A declared field's typer, built once from its declaration: the value, the walk, and the key the
+ *  value has in its group (to name it in `quality` when it cannot be read). */
+type Field = (value: unknown, walk: Walk, key: string) => unknown;
+/** A group's fields by key; a key not in it is undeclared. */
+type CompiledGroup = ReadonlyMap<string, Field>;
+
+/** A value inside an undeclared or passthrough field: copied as sent. */
+function copied(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copied);
+  if (isObject(value)) {
     const out: JsonObject = {};
-    for (const key in value) out[key] = this.value(value[key], group[key], path, key);
+    for (const key in value) out[key] = copied(value[key]);
     return out;
   }
+  return value;
+}
 
-  /** `path` undefined: inside a declared passthrough, where nothing counts as undeclared. */
-  private undeclaredValue(value: unknown, path: string | undefined): unknown {
-    if (path !== undefined) this.undeclared.push(path);
-    if (Array.isArray(value)) return value.map((item) => this.undeclaredValue(item, undefined));
-    if (isObject(value)) {
-      const out: JsonObject = {};
-      for (const [key, inner] of Object.entries(value)) out[key] = this.undeclaredValue(inner, undefined);
-      return out;
+const undeclared: Field = (value, walk, key) => {
+  const word = walk.errorWord(value);
+  if (word !== undefined) return walk.fail(key, word);
+  walk.undeclared.push(walk.path(key));
+  return copied(value);
+};
+
+/** A leaf: `read` gives the typed value, or undefined when the value does not fit (`Invalid`). */
+function leafField(read: (value: unknown) => unknown): Field {
+  return (value, walk, key) => {
+    const word = walk.errorWord(value);
+    if (word !== undefined) return walk.fail(key, word);
+    const typed = read(value);
+    return typed === undefined ? walk.fail(key, INVALID) : typed;
+  };
+}
+
+/** Objects and arrays of a group keep the shape the device sent (doors comes both ways); array
+ *  items are not checked for error words, an item that is no object is `Invalid`. */
+function groupValue(value: unknown, group: CompiledGroup, walk: Walk): unknown {
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i += 1) {
+      walk.at.push(i);
+      out[i] = groupValue(value[i], group, walk);
+      walk.at.pop();
     }
-    return value;
+    return out;
   }
+  if (!isObject(value)) return walk.fail(undefined, INVALID);
+  const out: JsonObject = {};
+  for (const key in value) out[key] = (group.get(key) ?? undeclared)(value[key], walk, key);
+  return out;
+}
+
+/** Builds the typers of fields.json once: per value, typing is then a map lookup and a call. */
+class Compiler {
+  private readonly groups = new Map<string, Map<string, Field>>();
+  constructor(
+    private readonly file: FieldsFile,
+    private readonly timeZone: string,
+  ) {}
+
+  /** A named group, compiled once; a group that holds itself gets its own (unfinished) map. */
+  group(name: string | undefined): CompiledGroup {
+    if (name === undefined || !Object.hasOwn(this.file.groups, name)) return new Map();
+    let compiled = this.groups.get(name);
+    if (!compiled) {
+      compiled = new Map();
+      this.groups.set(name, compiled);
+      this.fill(compiled, this.file.groups[name] as FieldGroup);
+    }
+    return compiled;
+  }
+
+  fields(group: FieldGroup | undefined): CompiledGroup {
+    const compiled = new Map<string, Field>();
+    if (group) this.fill(compiled, group);
+    return compiled;
+  }
+
+  private fill(compiled: Map<string, Field>, group: FieldGroup): void {
+    for (const [key, spec] of Object.entries(group)) compiled.set(key, this.field(spec));
+  }
+
+  private field(spec: FieldSpec): Field {
+    switch (spec.type) {
+      case 'object':
+      case 'array':
+      case 'objectOrArray': {
+        // Compiled when first met: the group may be this one, still being filled.
+        let group: CompiledGroup | undefined;
+        return (value, walk, key) => {
+          const word = walk.errorWord(value);
+          if (word !== undefined) return walk.fail(key, word);
+          group ??= this.group(spec.of);
+          walk.at.push(key);
+          const out = groupValue(value, group, walk);
+          walk.at.pop();
+          return out;
+        };
+      }
+      case 'number':
+      case 'count': {
+        const units = unitsOf(spec.unit);
+        return leafField((value) => toNumber(value, units));
+      }
+      case 'status':
+      case 'enum':
+        return leafField(toInteger);
+      case 'id':
+        return leafField((value) => {
+          if (typeof value === 'string') return value.trim();
+          return typeof value === 'number' && Number.isFinite(value) ? String(value) : undefined;
+        });
+      case 'time': {
+        const { timeZone } = this;
+        return leafField((value) => (typeof value === 'string' ? deviceTimeToIso(value, timeZone) : undefined));
+      }
+      case 'warnings':
+        return leafField(toWarnings);
+      case 'passthrough':
+        return leafField(copied);
+    }
+  }
+}
+
+/** What `missing` checks of a group: its required keys, and the groups below it that hold some. */
+interface RequiredCheck {
+  key: string;
+  required: boolean;
+  /** The group below, when something in it (or further down) is required. */
+  below?: RequiredCheck[];
 }
 
 export class FieldTyper {
@@ -212,12 +321,23 @@ export class FieldTyper {
   readonly timeZone: string;
   readonly errorWords: ReadonlySet<string>;
   private readonly envelopeKeys: ReadonlySet<string>;
+  private readonly uploads: ReadonlyMap<string, CompiledGroup>;
+  private readonly answers: ReadonlyMap<string, CompiledGroup>;
+  private readonly required: ReadonlyMap<string, RequiredCheck[]>;
+  private readonly envelopeRequired: RequiredCheck[];
 
   constructor(file: unknown, timeZone: string) {
     this.file = checkFields(file);
     this.timeZone = timeZone;
     this.errorWords = new Set(this.file.errorWords);
     this.envelopeKeys = new Set([...ENVELOPE_KEYS, ...Object.keys(this.file.envelope)]);
+    const compiler = new Compiler(this.file, timeZone);
+    this.uploads = new Map(Object.entries(this.file.messages).map(([method, message]) => [method, compiler.fields(message.fields)]));
+    this.answers = new Map(Object.entries(this.file.commandAnswers ?? {}).map(([method, group]) => [method, compiler.fields(group)]));
+    const holding = this.groupsHoldingRequired();
+    const checks = new Map<string, RequiredCheck[]>();
+    this.envelopeRequired = this.requiredIn(this.file.envelope, checks, holding);
+    this.required = new Map(Object.entries(this.file.messages).map(([method, message]) => [method, this.requiredIn(message.fields, checks, holding)]));
   }
 
   group(name: string | undefined): FieldGroup {
@@ -229,58 +349,101 @@ export class FieldTyper {
   upload(method: string, body: unknown, keysTrimmed = false): Typed {
     // checkUpload trimmed the keys already: a second pass over every key would find nothing.
     const trimmed = keysTrimmed ? body : trimKeys(body);
-    const fields = this.file.messages[method]?.fields ?? {};
-    const walk = new Walk(this);
+    const fields = this.uploads.get(method);
+    const walk = new Walk(this.errorWords);
     const data: JsonObject = {};
     if (isObject(trimmed)) {
-      for (const [key, value] of Object.entries(trimmed)) {
+      for (const key in trimmed) {
         if (this.envelopeKeys.has(key)) continue;
-        data[key] = walk.value(value, fields[key], '', key);
+        data[key] = (fields?.get(key) ?? undeclared)(trimmed[key], walk, key);
       }
     }
-    if (Object.keys(walk.quality).length > 0) data.quality = walk.quality;
+    if (hasKeys(walk.quality)) data.quality = walk.quality;
     return { data, quality: walk.quality, undeclared: walk.undeclared };
   }
 
   /** The rest of a command's JSON answer (beside code/msg), typed where declared. */
   commandAnswer(method: string, rest: JsonObject): Typed {
-    const fields = this.file.commandAnswers?.[method] ?? {};
-    const walk = new Walk(this);
+    const fields = this.answers.get(method);
+    const walk = new Walk(this.errorWords);
     const data: JsonObject = {};
-    for (const [key, value] of Object.entries(rest)) {
-      data[key] = fields[key] ? walk.value(value, fields[key], '', key) : value;
+    for (const key in rest) {
+      const field = fields?.get(key);
+      data[key] = field ? field(rest[key], walk, key) : rest[key];
     }
-    if (Object.keys(walk.quality).length > 0) data.quality = walk.quality;
+    if (hasKeys(walk.quality)) data.quality = walk.quality;
     return { data, quality: walk.quality, undeclared: walk.undeclared };
   }
 
   /** Declared-required fields absent from a (key-trimmed) upload, as paths. */
   missing(method: string, body: JsonObject): string[] {
     const out: string[] = [];
-    const check = (group: FieldGroup, value: unknown, path: string): void => {
+    const check = (checks: readonly RequiredCheck[], value: unknown, path: string): void => {
       if (Array.isArray(value)) {
-        value.forEach((item, i) => check(group, item, `${path}[${i}]`));
+        value.forEach((item, i) => check(checks, item, `${path}[${i}]`));
         return;
       }
       if (!isObject(value)) return;
       // Paths are built only where they are needed: most declared fields are leaves and present.
-      for (const key in group) {
-        const spec = group[key] as FieldSpec;
+      for (const { key, required, below } of checks) {
         const inner = value[key];
         if (inner === undefined || inner === null) {
-          if (spec.required) out.push(path === '' ? key : `${path}.${key}`);
+          if (required) out.push(path === '' ? key : `${path}.${key}`);
           continue;
         }
-        if (GROUP_TYPES.has(spec.type)) {
-          const at = path === '' ? key : `${path}.${key}`;
-          if (spec.required && typeof inner !== 'object') out.push(at);
-          else check(this.group(spec.of), inner, at);
-        }
+        if (required && below !== undefined && typeof inner !== 'object') out.push(path === '' ? key : `${path}.${key}`);
+        else if (below !== undefined && below.length > 0) check(below, inner, path === '' ? key : `${path}.${key}`);
       }
     };
-    check(this.file.envelope, body, '');
-    check(this.file.messages[method]?.fields ?? {}, body, '');
+    check(this.envelopeRequired, body, '');
+    check(this.required.get(method) ?? [], body, '');
     return out;
+  }
+
+  /** The checks `missing` makes in a group: fields that are required or hold something required
+   *  further down (the others need not be looked at: absent or present, they are never missing).
+   *  `below` is set on every group field that is kept, empty when only the field itself counts. */
+  private requiredIn(group: FieldGroup, compiled: Map<string, RequiredCheck[]>, holding: ReadonlySet<string>): RequiredCheck[] {
+    const checks: RequiredCheck[] = [];
+    for (const [key, spec] of Object.entries(group)) {
+      if (!GROUP_TYPES.has(spec.type)) {
+        if (spec.required === true) checks.push({ key, required: true });
+        continue;
+      }
+      const name = spec.of;
+      const holds = name !== undefined && holding.has(name);
+      let below: RequiredCheck[] = [];
+      if (holds) {
+        // Registered before it is filled: a group that holds itself shares its checks.
+        const known = compiled.get(name);
+        if (known) below = known;
+        else {
+          compiled.set(name, below);
+          below.push(...this.requiredIn(this.group(name), compiled, holding));
+        }
+      }
+      if (spec.required === true || holds) checks.push({ key, required: spec.required === true, below });
+    }
+    return checks;
+  }
+
+  /** The groups that hold a required field, themselves or in a group further down. */
+  private groupsHoldingRequired(): ReadonlySet<string> {
+    const holding = new Set<string>();
+    const groups = Object.entries(this.file.groups);
+    // Until nothing changes: a group holds one when a field is required or its group holds one.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [name, group] of groups) {
+        if (holding.has(name)) continue;
+        const holds = Object.values(group).some((spec) => spec.required === true || (GROUP_TYPES.has(spec.type) && spec.of !== undefined && holding.has(spec.of)));
+        if (holds) {
+          holding.add(name);
+          changed = true;
+        }
+      }
+    }
+    return holding;
   }
 
   /** Every declared leaf of a message as `path: spec`, arrays written `[]` (docs and tests). */
@@ -299,4 +462,9 @@ export class FieldTyper {
     visit(this.file.messages[method]?.fields ?? {}, '', new Set());
     return out;
   }
+}
+
+function hasKeys(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
 }
