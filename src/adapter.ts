@@ -45,6 +45,9 @@ export interface UplinkOptions {
   media?: readonly string[];
   /** The device's untouched message, added as `raw` when `output.includeRaw` is on. */
   raw?: unknown;
+  /** `data` serialised already, exactly as JSON.stringify(data) writes it (the gantry builds it from
+   *  the JSON its retained state keeps anyway), published as it is; not used with `media`. */
+  dataJson?: string;
 }
 
 /** A device request whose answer the platform decides (DESIGN.md "Device requests"). */

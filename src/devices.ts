@@ -423,7 +423,8 @@ class Device implements DeviceHandle {
     // building that object: the constant parts are escaped once per device, the ids are UUIDs.
     const ts = isoNow();
     const raw = output.includeRaw && options.raw !== undefined ? `,"raw":${JSON.stringify(options.raw)}` : '';
-    const payload = `{"id":"${id}","ts":"${ts}"${this.envelopeMiddle}${quoted(name)},"data":${JSON.stringify(body)}${raw}}`;
+    const dataJson = paths.length === 0 && options.dataJson !== undefined ? options.dataJson : JSON.stringify(body);
+    const payload = `{"id":"${id}","ts":"${ts}"${this.envelopeMiddle}${quoted(name)},"data":${dataJson}${raw}}`;
     const message: Outgoing[] = [{ topic, payload }];
     for (const m of media) message.push({ topic: topics.media(this.adapter, this.deviceId, m.field), payload: m.bytes, retain: true, media: true });
     handover.hand(this.key, message, (err, handed) => {

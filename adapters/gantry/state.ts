@@ -21,40 +21,79 @@ type EntryJson = Record<Section, Map<string, string>>;
 
 /** The quality entries of one entry of a status array, re-rooted at that entry. */
 function qualityUnder(quality: Quality, prefix: string): Quality | undefined {
-  const out: Quality = {};
+  let out: Quality | undefined;
   const below = `${prefix}.`;
-  for (const [path, word] of Object.entries(quality)) {
-    if (path.startsWith(below)) out[path.slice(below.length)] = word;
-    else if (path === prefix) out[''] = word;
+  for (const path in quality) {
+    if (path.startsWith(below)) (out ??= {})[path.slice(below.length)] = quality[path] as string;
+    else if (path === prefix) (out ??= {})[''] = quality[path] as string;
   }
-  return Object.keys(out).length > 0 ? out : undefined;
+  return out;
+}
+
+/** One entry of a status upload, serialised once: its JSON goes into the event and, merged, into
+ *  the retained state. */
+interface StatusEntry {
+  id: string;
+  entry: JsonObject;
+  json: string;
+  quality: Quality | undefined;
+}
+
+/** A status upload's entries and the event `data` written from their JSON. */
+export interface StatusUpload {
+  /** JSON.stringify(typed.data), byte for byte. */
+  dataJson: string;
+  entries: StatusEntry[];
+}
+
+/** Serialises the typed data of a status upload once: each entry of `field` (one object or an
+ *  array of them) is written alone and the event's `data` is put together from those strings, in
+ *  the order and form JSON.stringify(typed.data) would write. */
+export function statusUpload(typed: Typed, field: 'computerStatus' | 'cabinetStatus'): StatusUpload {
+  const entries: StatusEntry[] = [];
+  const { data, quality } = typed;
+  const value = data[field];
+  const list = Array.isArray(value) ? value : [value];
+  const written: string[] = [];
+  list.forEach((entry, i) => {
+    // JSON.stringify writes undefined items of an array as null (typing makes none; said anyway).
+    const json = JSON.stringify(entry) ?? 'null';
+    written.push(json);
+    if (!isObject(entry)) return;
+    const id = typeof entry.id === 'string' && entry.id !== '' ? entry.id : String(i + 1);
+    entries.push({ id, entry, json, quality: qualityUnder(quality, Array.isArray(value) ? `${field}[${i}]` : field) });
+  });
+  const fieldJson = Array.isArray(value) ? `[${written.join(',')}]` : written[0];
+  const parts: string[] = [];
+  for (const key in data) {
+    const json = key === field ? fieldJson : JSON.stringify(data[key]);
+    // A key JSON.stringify leaves out (undefined value; typing makes none) is left out here too.
+    if (json !== undefined) parts.push(`${JSON.stringify(key)}:${json}`);
+  }
+  return { dataJson: `{${parts.join(',')}}`, entries };
+}
+
+/** `{...entry, quality?, updatedAt}` as JSON.stringify writes it, from the entry's own JSON: the two
+ *  keys go last unless the entry has them already (then the object is written whole). */
+function mergedJson(merged: JsonObject, { entry, json, quality }: StatusEntry, updatedAt: string): string {
+  if (Object.hasOwn(entry, 'quality') || Object.hasOwn(entry, 'updatedAt')) return JSON.stringify(merged);
+  const tail = `${quality ? `"quality":${JSON.stringify(quality)},` : ''}"updatedAt":${JSON.stringify(updatedAt)}}`;
+  return json === '{}' ? `{${tail}` : `${json.slice(0, -1)},${tail}`;
 }
 
 export class GantryStates {
   private readonly states = new Map<string, GantryState>();
   private readonly json = new Map<string, EntryJson>();
 
-  /** Merges the entries of a status upload (one object or an array of them) by id, and publishes. */
-  async status(
-    handle: DeviceHandle,
-    upload: Upload,
-    typed: Typed,
-    field: 'computerStatus' | 'cabinetStatus',
-    section: Section,
-  ): Promise<void> {
+  /** Merges the entries of a status upload by id, and publishes. */
+  async status(handle: DeviceHandle, upload: Upload, status: StatusUpload, section: Section): Promise<void> {
     const state = this.stateOf(upload);
     const json = this.jsonOf(upload.gantryId);
-    const entries = typed.data[field];
-    const list = Array.isArray(entries) ? entries : [entries];
-    list.forEach((entry, i) => {
-      if (!isObject(entry)) return;
-      const prefix = Array.isArray(entries) ? `${field}[${i}]` : field;
-      const quality = qualityUnder(typed.quality, prefix);
-      const id = typeof entry.id === 'string' && entry.id !== '' ? entry.id : String(i + 1);
-      const merged = { ...entry, ...(quality ? { quality } : {}), updatedAt: state.updatedAt };
-      state[section][id] = merged;
-      json[section].set(id, JSON.stringify(merged));
-    });
+    for (const entry of status.entries) {
+      const merged: JsonObject = { ...entry.entry, ...(entry.quality ? { quality: entry.quality } : {}), updatedAt: state.updatedAt };
+      state[section][entry.id] = merged;
+      json[section].set(entry.id, mergedJson(merged, entry, state.updatedAt));
+    }
     await publishState(handle, state, serialised(state, json));
   }
 

@@ -7,7 +7,7 @@ import { Code, type BusinessCode, type UploadMethod } from './constants.js';
 import type { LastUpload } from './control.js';
 import { checkUpload, type Upload } from './decode.js';
 import type { RateLimiter } from './rate.js';
-import type { GantryStates } from './state.js';
+import { statusUpload, type GantryStates } from './state.js';
 import type { FieldTyper, Typed } from './typing.js';
 import { cardAnswer, cardAnswerFromPlatform, currentCardVersion, type Whitelists } from './whitelist.js';
 
@@ -125,8 +125,10 @@ export class Uploads {
     const typed = this.typed(upload);
     // Same bytes again (the device missed our answer and retried): answered, not published twice.
     await handle.dedupe(`${upload.method}:${upload.md5}`, async () => {
-      await handle.uplink(upload.method, typed.data, { raw: upload.raw });
-      await this.parts.states.status(handle, upload, typed, field, section);
+      // Serialised once: the event's data and the retained state's entries are the same JSON.
+      const status = statusUpload(typed, field);
+      await handle.uplink(upload.method, typed.data, { raw: upload.raw, dataJson: status.dataJson });
+      await this.parts.states.status(handle, upload, status, section);
     }, { scope: 'device' });
     return undefined;
   }
