@@ -85,6 +85,11 @@ export interface DeviceHandle {
    *  also across instances (the device may resend to another), which is why such work has no result. */
   dedupe<T>(key: string, work: () => Promise<T>, options?: { scope?: 'connection' }): Promise<T>;
   dedupe(key: string, work: () => Promise<void>, options: { scope: 'device' }): Promise<void>;
+  /** dedupe(…, { scope: 'device' }) with callbacks, for a protocol's hot path: no promise, key string
+   *  or memory lookup per message. `work` runs unless a run of (`name`, `id`) is remembered for the
+   *  device (its last 256, across its connections); `done` gets that run's outcome, possibly before
+   *  dedupeThen returns. A run whose work failed is forgotten. */
+  dedupeThen(name: string, id: string, work: (finish: (err: unknown) => void) => void, done: (err: unknown) => void): void;
   /** A device request needing the platform: `mqtt` mode publishes `request/{name}` and waits for
    *  `request/{name}/reply`, `local` mode publishes `event/{name}`; both fall back to `fallback`. */
   request(name: string, data: JsonObject, fallback: JsonObject, options?: UplinkOptions): Promise<PlatformAnswer>;

@@ -24,6 +24,7 @@ import { extractMedia } from './media.js';
 import type { DiscoverySink } from './homeassistant.js';
 import type { Metrics } from './metrics.js';
 import type { Link } from './mqtt.js';
+import { RecentIds, type Outcome } from './recent.js';
 import { MAX_NAME_LENGTH, isValidTopicLevel, topicLevelProblem, type Topics } from './topics.js';
 
 /** What every adapter's registry shares. */
@@ -140,7 +141,7 @@ export class Devices implements DeviceRegistry {
   readonly logger: Logger;
   private readonly online = new Map<string, Device>();
   private readonly standing = new Map<string, DeviceSession>();
-  private readonly remembered = new Map<string, Seen>();
+  private readonly remembered = new Map<string, RecentIds<void>>();
   private readonly gone = new Map<string, DeviceSummary>();
   private readonly observers = new Set<(activity: DeviceActivity) => void>();
 
@@ -267,17 +268,20 @@ export class Devices implements DeviceRegistry {
     return session.execute(command);
   }
 
-  /** The device-scoped retransmission memory of a device, kept across its connections. */
-  memory(deviceId: string): Seen {
-    let seen = this.remembered.get(deviceId);
-    if (seen) {
-      this.remembered.delete(deviceId);
-    } else {
-      seen = new Map();
-      if (this.remembered.size >= DEDUPE_DEVICES) this.remembered.delete(this.remembered.keys().next().value as string);
-    }
-    this.remembered.set(deviceId, seen);
-    return seen;
+  /** The device-scoped retransmission memory of a device, kept across its connections. A connection
+   *  takes it once and gives it back at its end (`remember`), not per message: the least recently
+   *  active devices' memories go first all the same, since a connected device's is held by its
+   *  connection and comes back as the newest when that ends. */
+  memory(deviceId: string): RecentIds<void> {
+    const recent = this.remembered.get(deviceId) ?? new RecentIds<void>();
+    this.remember(deviceId, recent);
+    return recent;
+  }
+
+  remember(deviceId: string, recent: RecentIds<void>): void {
+    this.remembered.delete(deviceId);
+    if (this.remembered.size >= DEDUPE_DEVICES) this.remembered.delete(this.remembered.keys().next().value as string);
+    this.remembered.set(deviceId, recent);
   }
 
   /** Called by a Device whose connection ended while it was the current one. */
@@ -316,6 +320,8 @@ class Device implements DeviceHandle {
   /** Monotonic (performance.now): a wall clock set back must not keep a silent device alive. */
   private lastSeen = performance.now();
   private readonly seen: Seen = new Map();
+  /** The device's memory of ids (Devices.memory), taken at the first device-scoped run. */
+  private recent: RecentIds<void> | undefined;
   private lastPublish: Promise<void> = Promise.resolve();
   private nextState: JsonObject | undefined;
   private nextStateJson: string | undefined;
@@ -445,9 +451,24 @@ class Device implements DeviceHandle {
   dedupe(key: string, work: () => Promise<void>, options: { scope: 'device' }): Promise<void>;
   dedupe(key: string, work: () => Promise<unknown>, options: { scope?: 'connection' | 'device' } = {}): Promise<unknown> {
     if (options.scope !== 'device') return once(this.seen, key, work);
+    return new Promise<void>((resolve, reject) =>
+      this.dedupeThen('', key, (finish) => work().then(() => finish(undefined), finish), (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  dedupeThen(name: string, id: string, work: (finish: Outcome<void>) => void, done: Outcome<void>): void {
+    const recent = (this.recent ??= this.registry.memory(this.deviceId));
     const { ownership } = this.core;
-    const run = ownership ? () => ownership.once(this.adapter, this.deviceId, key, work as () => Promise<void>) : work;
-    return once(this.registry.memory(this.deviceId), key, run);
+    if (!ownership) return recent.run(id, name, work, done);
+    // Multi mode: the device may have resent to another instance, which ran it then. The key is the
+    // one dedupe() used (`name:id`), so that instances of both builds agree on it.
+    const key = name === '' ? id : `${name}:${id}`;
+    const elsewhere = (finish: Outcome<void>): void => {
+      ownership
+        .once(this.adapter, this.deviceId, key, () => new Promise<void>((resolve, reject) => work((err) => (err ? reject(err) : resolve()))))
+        .then(() => finish(undefined), finish);
+    };
+    recent.run(id, name, elsewhere, done);
   }
 
   request(name: string, data: JsonObject, fallback: JsonObject, options: UplinkOptions = {}): Promise<PlatformAnswer> {
@@ -597,5 +618,7 @@ class Device implements DeviceHandle {
     clearTimeout(this.liveness);
     this.liveness = undefined;
     this.seen.clear();
+    // Back as the most recently active device's: its next connection takes it over.
+    if (this.recent) this.registry.remember(this.deviceId, this.recent);
   }
 }
