@@ -1,14 +1,15 @@
 // The Adapter both JSON-over-WebSocket adapters are: a listener and the connections it accepts.
 // The core routes each command to the connection that holds the device now.
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { Adapter, AdapterContext } from '../../src/adapter.js';
 import type { WsListenerConfig } from './config.js';
-import type { WsConnectionEnv, WsDeviceConnection } from './connection.js';
+import type { WsConnectionEnv } from './connection.js';
 import { CorrelationIds } from './ids.js';
 import { AllowList } from './identity.js';
-import { WsListener } from './listener.js';
+import { WsListener, type WsPeer } from './listener.js';
 
-export abstract class WsAdapter<C extends WsListenerConfig, Conn extends WsDeviceConnection<C, unknown>>
+export abstract class WsAdapter<C extends WsListenerConfig, Conn extends { open(): WsPeer }>
   implements Adapter
 {
   private listener: WsListener | undefined;
@@ -19,7 +20,7 @@ export abstract class WsAdapter<C extends WsListenerConfig, Conn extends WsDevic
     return this.context.id;
   }
 
-  protected abstract createConnection(socket: WebSocket, remote: string, env: WsConnectionEnv<C>): Conn;
+  protected abstract createConnection(socket: WebSocket, remote: string, transport: Socket, env: WsConnectionEnv<C>): Conn;
 
   async start(): Promise<string> {
     const env: WsConnectionEnv<C> = {
@@ -31,7 +32,7 @@ export abstract class WsAdapter<C extends WsListenerConfig, Conn extends WsDevic
       adapter: this.id,
       config: this.context.config,
       logger: this.context.logger,
-      accept: (socket, remote) => this.createConnection(socket, remote, env).open(),
+      accept: (socket, remote, transport) => this.createConnection(socket, remote, transport, env).open(),
       badRequest: (remote) => this.context.events.protocolError('bad_request', { remote }),
     });
     const address = await listener.start();

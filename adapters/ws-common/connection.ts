@@ -1,6 +1,7 @@
 // One device's WebSocket connection: what both JSON adapters share. The adapter's subclass reads
 // messages (`route`) and answers them in its protocol; this class owns the identify deadline, the
 // parse, the bounded inbox, the binding to a DeviceHandle, pending commands and the way it ends.
+import type { Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { WebSocket, type RawData } from 'ws';
 import type {
@@ -21,9 +22,10 @@ import { Inbox } from '../../src/inbox.js';
 import { PendingCommands } from '../../src/pending.js';
 import { parseWsMessage, type ParsedMessage } from './json.js';
 import type { WsPeer } from './listener.js';
+import { holdUntilTurnEnds } from '../../src/writes.js';
 
-/** Work that answers one device message. */
-export type Task = () => Promise<void>;
+/** Frees a message's place in the inbox once it is dealt with (answered, or refused). */
+export type Done = () => void;
 
 /** Handlers waiting per connection before its socket is paused. */
 const INBOX_HIGH_WATER = 32;
@@ -52,64 +54,74 @@ export interface WsConnectionEnv<C extends WsListenerConfig> {
   ids: CorrelationIds;
 }
 
-/** What a connection does with a readable message; `name` is its metric name (bounded). */
-export type Route<Reply> = { name: string } & (
-  | { kind: 'reply'; id: string; reply: Reply }
-  /** An answer to a command that timed out: nothing to do. */
-  | { kind: 'late'; id: string }
-  /** Dealt with already (refused and reported), nothing to answer. */
-  | { kind: 'drop' }
-  | { kind: 'handle'; task: Task }
-);
-
-/** One handler per message kind. */
-export type HandlerTable<M extends { kind: string }> = {
-  [K in M['kind']]: (message: Extract<M, { kind: K }>, raw: JsonObject) => Promise<void>;
-};
-
-/** The handler of `message`'s kind, bound to it: the work that answers the device. */
-export function dispatch<M extends { kind: string }>(table: HandlerTable<M>, message: M, raw: JsonObject): Task {
-  // TypeScript cannot correlate a union member with its table entry; the mapped type guarantees it.
-  const handler = table[message.kind as M['kind']] as (message: M, raw: JsonObject) => Promise<void>;
-  return () => handler(message, raw);
+/** A message for a handler, as the inbox holds it until its turn. */
+export interface Job<M> {
+  kind: 'handle';
+  /** Its metric name (bounded). */
+  name: string;
+  message: M;
+  raw: JsonObject;
 }
+
+/** What a connection does with a readable message; `name` is its metric name (bounded). */
+export type Route<Reply, M> =
+  | { kind: 'reply'; name: string; id: string; reply: Reply }
+  /** An answer to a command that timed out: nothing to do. */
+  | { kind: 'late'; name: string; id: string }
+  /** Dealt with already (refused and reported), nothing to answer. */
+  | { kind: 'drop'; name: string }
+  | Job<M>;
+
+type Work<M> = Job<M> | { kind: 'unreadable'; error: ProtocolError };
+
+/** One handler per message kind. It answers the device and then calls `done`, once, possibly
+ *  before it returns; callbacks, not promises: this is every event's path. */
+export type HandlerTable<M extends { kind: string }> = {
+  [K in M['kind']]: (message: Extract<M, { kind: K }>, raw: JsonObject, done: Done) => void;
+};
 
 export type Admission =
   | { ok: true; deviceId: string }
   | { ok: false; reason: ProtocolReason | 'not_allowed'; message: string; /** answer, then close the connection */ close: boolean };
 
-export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> implements DeviceSession, WsPeer {
+/** `M`: the messages the handlers answer (uploads), by their `kind`. */
+export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply, M extends { kind: string }> implements DeviceSession, WsPeer {
   protected handle: DeviceHandle | undefined;
   protected readonly pending = new PendingCommands<string, Reply>();
   protected logger: Logger;
-  private readonly inbox: Inbox<Task>;
+  protected abstract readonly handlers: HandlerTable<M>;
+  private readonly inbox: Inbox<Work<M>>;
   private deadline: NodeJS.Timeout | undefined;
   private ending: DisconnectReason | undefined;
   private finished = false;
+  private readonly drained = (): void => this.inbox.unblock();
 
   constructor(
     protected readonly socket: WebSocket,
     readonly remote: string,
+    /** The TCP (or TLS) socket under `socket`: its writes are held until the turn ends, and a full
+     *  write buffer stops the reading. */
+    private readonly transport: Socket,
     protected readonly env: WsConnectionEnv<C>,
     /** Handlers run at once; 1 keeps answers in request order for protocols without correlation. */
     concurrency: number,
   ) {
     this.logger = env.context.logger.child({ remote });
-    this.inbox = new Inbox<Task>({
+    this.inbox = new Inbox<Work<M>>({
       concurrency,
       highWater: INBOX_HIGH_WATER,
       flow: socket,
-      handle: (task) => task(),
+      run: (work, done) => this.run(work, done),
       onError: (err) => this.logger.error({ err }, 'message handler failed'),
     });
   }
 
-  /** Reads the device's message: a command's answer, or work that answers the device (run in
-   *  order by the inbox). */
-  protected abstract route(parsed: ParsedMessage): Route<Reply>;
+  /** Reads the device's message: a command's answer, or a job for a handler (run in order by the
+   *  inbox). */
+  protected abstract route(parsed: ParsedMessage): Route<Reply, M>;
 
   /** Answers a message that could not be read, when the protocol has an answer for that. */
-  protected abstract refuseUnreadable(error: ProtocolError): Promise<void>;
+  protected abstract refuseUnreadable(error: ProtocolError, done: Done): void;
 
   abstract execute(command: DeviceCommand): Promise<CommandAnswer>;
 
@@ -189,31 +201,48 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
     this.logger.debug({ reason }, message);
   }
 
-  protected send(message: JsonObject, name: string): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      if (this.socket.readyState !== WebSocket.OPEN) {
-        reject(new CommandError('offline', 'the connection to the device is closed'));
-        return;
-      }
-      this.socket.send(JSON.stringify(message), (err) => (err ? reject(err) : resolve()));
-      this.env.context.metrics.messageOut(name);
-    });
-  }
-
-  /** Sends an answer; a device that left meanwhile needs none. */
-  protected async answer(message: JsonObject, name: string): Promise<void> {
-    await this.send(message, name).catch((err: unknown) => this.logger.debug({ err }, `answer ${name} not sent`));
+  /** Sends an answer (JSON text); a device that left meanwhile needs none. Not waiting for the
+   *  write's callback: answers leave in the order they are written, the broker acknowledged their
+   *  messages before, and a device that does not read them is not read either (below). */
+  protected answer(text: string, name: string): void {
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      this.logger.debug(`answer ${name} not sent: the connection is closed`);
+      return;
+    }
+    this.write(text);
+    this.env.context.metrics.messageOut(name);
   }
 
   /** Sends a command and waits for the reply that `settle`s its correlation id. */
-  protected async request(id: string, message: JsonObject, name: string, signal: AbortSignal): Promise<Reply> {
+  protected request(id: string, message: JsonObject, name: string, signal: AbortSignal): Promise<Reply> {
     const reply = this.pending.wait(id, signal);
-    try {
-      await this.send(message, name);
-    } catch (err) {
-      this.pending.fail(id, new CommandError('offline', `could not send ${name}: ${err instanceof Error ? err.message : String(err)}`));
+    if (this.socket.readyState !== WebSocket.OPEN) {
+      this.pending.fail(id, new CommandError('offline', `could not send ${name}: the connection to the device is closed`));
+      return reply;
     }
+    this.write(JSON.stringify(message), (err) => {
+      if (err) this.pending.fail(id, new CommandError('offline', `could not send ${name}: ${err.message}`));
+    });
+    this.env.context.metrics.messageOut(name);
     return reply;
+  }
+
+  private write(text: string, sent?: (err?: Error) => void): void {
+    // The broker acknowledges in bursts: the answers of one turn leave in one write.
+    holdUntilTurnEnds(this.transport);
+    const draining = this.transport.writableNeedDrain;
+    this.socket.send(text, sent);
+    if (!draining && this.transport.writableNeedDrain) {
+      this.inbox.block();
+      this.transport.once('drain', this.drained);
+    }
+  }
+
+  private run(work: Work<M>, done: Done): void {
+    if (work.kind === 'unreadable') return this.refuseUnreadable(work.error, done);
+    // TypeScript cannot correlate a union member with its table entry; the mapped type guarantees it.
+    const handler = this.handlers[work.message.kind as M['kind']] as (message: M, raw: JsonObject, done: Done) => void;
+    handler(work.message, work.raw, done);
   }
 
   private refused(reason: ProtocolReason, message: string, close: boolean): Admission {
@@ -230,10 +259,10 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
       const error = err instanceof ProtocolError ? err : new ProtocolError('bad_json', String(err));
       this.env.context.metrics.messageIn('unknown');
       this.protocolError(error.reason, error.message);
-      this.inbox.push(() => this.refuseUnreadable(error));
+      this.inbox.push({ kind: 'unreadable', error });
       return;
     }
-    let route: Route<Reply>;
+    let route: Route<Reply, M>;
     try {
       route = this.route(parsed);
     } catch (err) {
@@ -250,7 +279,7 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply> impl
         this.logger.debug({ id: route.id, name: route.name }, 'answer to a command that timed out');
         break;
       case 'handle':
-        this.inbox.push(route.task);
+        this.inbox.push(route);
         break;
       case 'drop':
         break;

@@ -24,7 +24,8 @@ export interface WsListenerOptions {
   adapter: string;
   config: Readonly<WsListenerConfig>;
   logger: Logger;
-  accept(socket: WebSocket, remote: string): WsPeer;
+  /** `transport`: the TCP (or TLS) socket under `socket`, for corking and backpressure. */
+  accept(socket: WebSocket, remote: string, transport: Socket): WsPeer;
   /** Bytes that are not an HTTP request (or not sent in time) reached the listener. */
   badRequest(remote: string): void;
 }
@@ -159,7 +160,7 @@ export class WsListener {
     const remote = remoteOf(request.socket);
     let peer: WsPeer;
     try {
-      peer = this.options.accept(socket, remote);
+      peer = this.options.accept(socket, remote, request.socket as Socket);
     } catch (err) {
       this.options.logger.error({ err, remote }, `${this.options.adapter} could not accept a connection`);
       socket.terminate();

@@ -1,4 +1,5 @@
 // wscam: snapshot cameras speaking JSON over WebSocket (seed 004).
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { AdapterFactory } from '../../src/adapter.js';
 import { WsAdapter } from '../ws-common/adapter.js';
@@ -7,8 +8,8 @@ import type { WscamConfig } from './config.js';
 import { CamConnection } from './connection.js';
 
 export class WscamAdapter extends WsAdapter<WscamConfig, CamConnection> {
-  protected createConnection(socket: WebSocket, remote: string, env: WsConnectionEnv<WscamConfig>): CamConnection {
-    return new CamConnection(socket, remote, env);
+  protected createConnection(socket: WebSocket, remote: string, transport: Socket, env: WsConnectionEnv<WscamConfig>): CamConnection {
+    return new CamConnection(socket, remote, transport, env);
   }
 }
 

@@ -1,12 +1,13 @@
 // One camera's connection. wscam answers echo their request_id, so a few handlers may run at
 // once; every request is checked for its timestamp and sn before it binds or is published.
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { CommandAnswer, DeviceCommand, DeviceHandle, JsonObject, UplinkOptions } from '../../src/adapter.js';
 import {
-  dispatch,
   livenessMs,
   WsDeviceConnection,
   type Admission,
+  type Done,
   type HandlerTable,
   type Route,
   type WsConnectionEnv,
@@ -30,6 +31,7 @@ const CONCURRENCY = 4;
 
 type Request = Exclude<DeviceMessage, { kind: 'reply' | 'stale' }>;
 type Upload = Extract<Request, { kind: 'heartbeat' | 'upload_snapshot' }>;
+type Snapshot = Extract<Request, { kind: 'upload_snapshot' }>;
 
 const ADMISSION_RET: Record<string, number> = {
   sn_mismatch: Ret.snMismatch,
@@ -48,18 +50,18 @@ function nowS(): number {
   return Math.floor(Date.now() / 1000);
 }
 
-export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
+export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply, Request> {
   /** The camera's hb_interval as last learned from get/set_dev_config. */
   private heartbeatS: number;
-  private readonly handlers: HandlerTable<Request> = {
-    heartbeat: (message) => this.onHeartbeat(message),
-    upload_snapshot: (message, raw) => this.onUploadSnapshot(message, raw),
-    unknown: (message) => this.onUnknown(message),
-    invalid: (message) => this.onInvalid(message),
+  protected readonly handlers: HandlerTable<Request> = {
+    heartbeat: (message, _raw, done) => this.onHeartbeat(message, done),
+    upload_snapshot: (message, raw, done) => this.onUploadSnapshot(message, raw, done),
+    unknown: (message, _raw, done) => this.onUnknown(message, done),
+    invalid: (message, _raw, done) => this.onInvalid(message, done),
   };
 
-  constructor(socket: WebSocket, remote: string, env: WsConnectionEnv<WscamConfig>) {
-    super(socket, remote, env, CONCURRENCY);
+  constructor(socket: WebSocket, remote: string, transport: Socket, env: WsConnectionEnv<WscamConfig>) {
+    super(socket, remote, transport, env, CONCURRENCY);
     this.heartbeatS = env.context.config.heartbeatIntervalS;
   }
 
@@ -72,7 +74,7 @@ export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
     return answer;
   }
 
-  protected route({ message, raw }: ParsedMessage): Route<CamReply> {
+  protected route({ message, raw }: ParsedMessage): Route<CamReply, Request> {
     const decoded = decodeDeviceMessage(message, (id) => this.pending.has(id));
     switch (decoded.kind) {
       case 'reply':
@@ -85,60 +87,73 @@ export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
       case 'stale':
         return { kind: 'late', name: answerName(decoded.operate), id: decoded.requestId };
       case 'invalid':
-        return { kind: 'handle', name: decoded.name, task: dispatch(this.handlers, decoded, raw) };
+        return { kind: 'handle', name: decoded.name, message: decoded, raw };
       default:
-        return { kind: 'handle', name: decoded.kind, task: dispatch(this.handlers, decoded, raw) };
+        return { kind: 'handle', name: decoded.kind, message: decoded, raw };
     }
   }
 
   /** A message that is not JSON has no operate or request_id to answer with. */
-  protected async refuseUnreadable(): Promise<void> {}
-
-  private async onHeartbeat(message: Extract<Request, { kind: 'heartbeat' }>): Promise<void> {
-    if (!(await this.accept(message))) return;
-    await this.reply(message, Ret.ok);
+  protected refuseUnreadable(_error: unknown, done: Done): void {
+    done();
   }
 
-  private async onUploadSnapshot(message: Extract<Request, { kind: 'upload_snapshot' }>, raw: JsonObject): Promise<void> {
-    const handle = await this.accept(message);
-    if (!handle) return;
+  private onHeartbeat(message: Extract<Request, { kind: 'heartbeat' }>, done: Done): void {
+    if (this.accept(message)) this.reply(message, Ret.ok);
+    done();
+  }
+
+  private onUploadSnapshot(message: Snapshot, raw: JsonObject, done: Done): void {
+    const handle = this.accept(message);
+    if (!handle) return done();
     const options: UplinkOptions = { raw };
     const image = message.data[IMAGE_FIELD];
     if (typeof image === 'string' && image !== '') options.media = [IMAGE_FIELD];
-    try {
-      // The camera resends an unacknowledged snapshot with the same request_id, on this connection
-      // or a new one: publish it once.
-      await handle.dedupe(`upload_snapshot:${message.requestId}`, () => handle.uplink(Operate.uploadSnapshot, message.data, options), {
-        scope: 'device',
-      });
-    } catch (err) {
+    // The camera resends an unacknowledged snapshot with the same request_id, on this connection
+    // or a new one: publish it once, answer every time. A number and its digits are the same id.
+    handle.dedupeThen(
+      Operate.uploadSnapshot,
+      String(message.requestId),
+      (finish) => handle.uplinkThen(Operate.uploadSnapshot, message.data, options, finish),
+      (err) => this.snapshotHandedOver(err, message, done),
+    );
+  }
+
+  /** The broker acknowledged the snapshot (or a run of the same request_id did before): ret 0. */
+  private snapshotHandedOver(err: unknown, message: Snapshot, done: Done): void {
+    if (err) {
       this.logger.warn({ err, requestId: message.requestId }, 'upload_snapshot not handed over; the camera gets ret -1');
-      return this.reply(message, Ret.failure, 'not delivered, send it again');
+      this.reply(message, Ret.failure, 'not delivered, send it again');
+    } else {
+      this.reply(message, Ret.ok);
     }
-    await this.reply(message, Ret.ok);
+    done();
   }
 
-  private async onUnknown(message: Extract<Request, { kind: 'unknown' }>): Promise<void> {
+  private onUnknown(message: Extract<Request, { kind: 'unknown' }>, done: Done): void {
     this.protocolError('unknown_operate', `unknown operate ${message.operate}`);
-    return this.reply(message, Ret.unsupported, `unknown operate ${message.operate}`);
+    this.reply(message, Ret.unsupported, `unknown operate ${message.operate}`);
+    done();
   }
 
-  private async onInvalid(message: Extract<Request, { kind: 'invalid' }>): Promise<void> {
+  private onInvalid(message: Extract<Request, { kind: 'invalid' }>, done: Done): void {
     this.protocolError(message.reason, message.message);
-    if (message.answer) return this.reply(message.answer, Ret.badRequest, message.message);
+    if (message.answer) this.reply(message.answer, Ret.badRequest, message.message);
+    done();
   }
 
-  /** A refused message establishes nothing (DESIGN): the clock and sn are checked before binding. */
-  private async accept(message: Upload): Promise<DeviceHandle | undefined> {
+  /** A refused message establishes nothing (DESIGN): the clock and sn are checked before binding.
+   *  A refusal is answered here. */
+  private accept(message: Upload): DeviceHandle | undefined {
     const skew = checkTimestamp(message.timestamp, nowS(), this.config.maxClockSkewS);
     if (skew) {
       this.protocolError(skew.reason, skew.message);
-      await this.reply(message, skew.ret, skew.message);
+      this.reply(message, skew.ret, skew.message);
       return undefined;
     }
     const admission: Admission = this.admit(message.sn);
     if (!admission.ok) {
-      await this.reply(message, ADMISSION_RET[admission.reason] ?? Ret.badRequest, admission.message);
+      this.reply(message, ADMISSION_RET[admission.reason] ?? Ret.badRequest, admission.message);
       if (admission.close) this.close('protocol_error');
       return undefined;
     }
@@ -149,10 +164,10 @@ export class CamConnection extends WsDeviceConnection<WscamConfig, CamReply> {
 
   /** `{operate}_rsp` echoing the request; a refusal of a request without a usable sn names the
    *  connection's own. */
-  private reply(request: { operate: string; requestId: unknown; sn: unknown }, ret: number, msg = ''): Promise<void> {
+  private reply(request: { operate: string; requestId: unknown; sn: unknown }, ret: number, msg = ''): void {
     const sn = identityOf(request.sn) !== undefined ? request.sn : (this.deviceId ?? '');
     const name = UPLOAD_NAMES.has(request.operate) ? `${request.operate}${RSP_SUFFIX}` : 'unknown';
-    return this.answer(encodeAnswer(request.operate, request.requestId, sn, ret, msg), name);
+    this.answer(JSON.stringify(encodeAnswer(request.operate, request.requestId, sn, ret, msg)), name);
   }
 
   /** get/set_dev_config tell the camera's heartbeat interval (liveness) and mac (info). */

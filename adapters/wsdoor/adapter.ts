@@ -1,4 +1,5 @@
 // wsdoor: access-control terminals speaking JSON over WebSocket (seed 003).
+import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import type { AdapterFactory } from '../../src/adapter.js';
 import { WsAdapter } from '../ws-common/adapter.js';
@@ -7,8 +8,8 @@ import type { WsdoorConfig } from './config.js';
 import { DoorConnection } from './connection.js';
 
 export class WsdoorAdapter extends WsAdapter<WsdoorConfig, DoorConnection> {
-  protected createConnection(socket: WebSocket, remote: string, env: WsConnectionEnv<WsdoorConfig>): DoorConnection {
-    return new DoorConnection(socket, remote, env);
+  protected createConnection(socket: WebSocket, remote: string, transport: Socket, env: WsConnectionEnv<WsdoorConfig>): DoorConnection {
+    return new DoorConnection(socket, remote, transport, env);
   }
 }
 
