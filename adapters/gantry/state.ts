@@ -1,6 +1,7 @@
 // The retained `state` of each gantry: the latest status of each of its computers and cabinets,
 // by id, and the card-list version it last asked with; merged from every upload, published whole.
 import type { DeviceHandle, JsonObject } from '../../src/adapter.js';
+import { isoNow } from '../../src/clock.js';
 import { isObject } from '../../src/json.js';
 import type { Upload } from './decode.js';
 import type { Quality, Typed } from './typing.js';
@@ -120,7 +121,8 @@ export class GantryStates {
       this.states.set(upload.gantryId, state);
     }
     state.version = upload.version;
-    state.updatedAt = new Date().toISOString();
+    // The envelope's own clock: one Date and ISO text per millisecond, not per upload.
+    state.updatedAt = isoNow();
     return state;
   }
 }
