@@ -4,8 +4,9 @@
 // (a writev is charged to whoever wrote), and the first frame of a package or of the project names
 // the step; a socket write's system call is a step of its own (answers, deliveries alike). The profile gives the shares, /proc the CPU: µs per event = step's share x the
 // process's CPU over the window / events delivered.
-//   node --import tsx bench/steps.ts [--rate 8000] [--seconds 8] [--arms gateway,floor] [--by-function]
-// (--by-function: the project's own frames by file and function instead of by step)
+//   node --import tsx bench/steps.ts [--rate 8000] [--seconds 8] [--arms gateway,floor] [--by-function] [--broker mqtt://127.0.0.1:1883]
+// (--by-function: the project's own frames by file and function instead of by step; --broker: an
+// external broker such as the machine's Mosquitto instead of the embedded one, as T2)
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -29,6 +30,7 @@ interface Profile {
 
 /** The step a project file or package belongs to; what is not listed is named by its file. */
 const STEPS: Array<[RegExp, string]> = [
+  [/^(mqtt|number-allocator|rfdc|worker-timers)\//, 'MQTT.js client (publish, acks; an external broker)'],
   [/^(aedes|aedes-packet|qlobber|mqemitter|mqtt-packet|bl|fastfall|fastparallel|fastseries|reusify|retimer|uuid|debug|ms)\//, 'broker (aedes: route, encode, write to the subscriber)'],
   [/^secure-json-parse\//, 'JSON parse (secure-json-parse)'],
   [/^(adapters\/qyzn\/body|src\/json)\.ts$/, 'JSON bounds, keys trimmed'],
@@ -102,7 +104,7 @@ export function steps(file: string, window: { fromUs: number; toUs: number }, by
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { rate: { type: 'string', default: '8000' }, seconds: { type: 'string', default: '8' }, arms: { type: 'string', default: 'gateway,floor' }, 'by-function': { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ options: { rate: { type: 'string', default: '8000' }, seconds: { type: 'string', default: '8' }, arms: { type: 'string', default: 'gateway,floor' }, 'by-function': { type: 'boolean', default: false }, broker: { type: 'string' } } });
   const rate = Number(values.rate);
   const durationMs = Number(values.seconds) * 1000;
   const warmupMs = 1000;
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
     const dir = join(out, arm);
     rmSync(dir, { recursive: true, force: true });
     mkdirSync(dir, { recursive: true });
-    const rig = await UplinkRig.start(ctx, { name: `steps-${arm}`, devices: 100, generators: 1, baseline: false, cpuProfDir: dir, entry: arm === 'floor' ? 'floor' : 'gateway' });
+    const rig = await UplinkRig.start(ctx, { name: `steps-${arm}`, devices: 100, generators: 1, baseline: false, cpuProfDir: dir, entry: arm === 'floor' ? 'floor' : 'gateway', ...(values.broker ? { brokerUrl: values.broker } : {}) });
     let run;
     try {
       run = await rig.run('qyzn', rate, durationMs, warmupMs, { settleMs: 3000 });
