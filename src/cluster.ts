@@ -111,11 +111,13 @@ export class Cluster implements Ownership, Custody {
     const { adapter, deviceId, holder } = notice;
     if (typeof adapter !== 'string' || typeof deviceId !== 'string' || typeof holder !== 'string') return;
     const devices = this.adapters.get(adapter);
-    if (!devices?.get(deviceId)) return;
-    // The device may have come back here since the notice was sent.
+    const connection = devices?.get(deviceId);
+    if (!devices || !connection) return;
+    // The device may have come back here since the notice was sent; and while the registry is
+    // asked, a new connection of it may begin here (movedAway leaves that one alone).
     const owner = await registry.owner(adapter, deviceId).catch(() => holder);
     if (owner === registry.holder) return;
-    devices.movedAway(deviceId, instanceOfHolder(owner ?? holder));
+    devices.movedAway(deviceId, instanceOfHolder(owner ?? holder), connection);
   }
 
   /** From the registry's start on, the lease is refreshed (a start may take longer than the lease);

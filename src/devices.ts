@@ -217,9 +217,11 @@ export class Devices implements DeviceRegistry {
 
   /** Multi mode: the device connected to another instance, while its connection here may still look
    *  alive. That one is closed (`replaced`) without an `offline`: the other instance said `online`. */
-  movedAway(deviceId: string, to: string): void {
+  movedAway(deviceId: string, to: string, connection: DeviceHandle): void {
     const device = this.online.get(deviceId);
-    if (!device) return;
+    // Only the connection the notice found: one that began here since then claimed the device after
+    // the move the notice tells of, and keeps it.
+    if (!device || device !== connection) return;
     this.logger.info({ deviceId, to }, 'device connected to another instance');
     device.movedAway();
   }

@@ -55,12 +55,15 @@ export interface FleetOptions {
    *  an instance past it. Default 1500. */
   leaseMs?: number;
   config?: DeepPartial<GatewayConfig>;
+  /** The registry's Redis (default: the machine's, REDIS_URL). */
+  redisUrl?: string;
 }
 
 export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> {
   const base = uniqueBase();
   const prefix = `g2mtest:${randomUUID().slice(0, 8)}:`;
-  const redis = new Redis(REDIS_URL);
+  const redisUrl = options.redisUrl ?? REDIS_URL;
+  const redis = new Redis(redisUrl);
   const keys = (): Promise<string[]> => redis.keys(`${prefix}*`);
   t.teardown(async () => {
     const left = await keys();
@@ -79,7 +82,7 @@ export async function fleet(t: Teardown, options: FleetOptions): Promise<Fleet> 
       homeassistant: { enabled: false },
       mqtt: { url: mqttUrl, clientId: `g2mtest-${id}-${prefix}`, reconnectPeriodMs: 200, ...options.config?.mqtt },
       ...(embedded ? { broker: { persistence: 'memory', cluster: { redisUrl: REDIS_URL, prefix: `${prefix}broker:`, heartbeatMs: 200 } } } : {}),
-      instance: { id, mode: 'multi', redisUrl: REDIS_URL, redisPrefix: prefix, leaseMs: options.leaseMs ?? 1500 },
+      instance: { id, mode: 'multi', redisUrl, redisPrefix: prefix, leaseMs: options.leaseMs ?? 1500 },
       qyzn: { secret: SECRET, host: '127.0.0.1', port: 0, ...options.config?.qyzn },
       wsdoor: { host: '127.0.0.1', port: 0, ...options.config?.wsdoor },
     };

@@ -6,6 +6,8 @@ import t from 'tap';
 import { Commands } from '../helpers/commands.js';
 import { connectClient, externalBroker, until } from '../helpers/harness.js';
 import { fleet } from '../helpers/instances.js';
+import { ownRedis } from '../helpers/redis.js';
+import { Redis } from 'ioredis';
 
 t.test('three instances: each command runs where its device is, one reply each; unknown devices one offline', async (t) => {
   const url = await externalBroker(t);
@@ -143,6 +145,44 @@ t.test('churn: a device hopping between instances, its old connection dropped ea
   const said = inbox.history((topic) => topic === availability).map((m) => m.payload.toString());
   t.ok(said.length >= 1, 'availability was said');
   t.same(said.filter((p) => p !== 'online'), [], `never offline across ${HOPS} moves`);
+});
+
+t.test('a notice that the device moved, answered while a new connection of it begins here, leaves that connection alone', async (t) => {
+  const url = await externalBroker(t);
+  // A Redis of the test's own: the test holds it still, which the machine's shared one must not be.
+  const own = await ownRedis(t);
+  const f = await fleet(t, { mqttUrl: url, count: 2, redisUrl: own.url });
+  const a = f.instances[0]!;
+  const inbox = await connectClient(t, url);
+  await inbox.subscribe([`${f.base}/#`]);
+  const commands = new Commands(t, inbox, f.base);
+  const availability = `${f.base}/qyzn/RACER/availability`;
+  const first = f.device('RACER', a);
+  await first.start();
+  await inbox.take(availability, (p) => p.toString() === 'online');
+  // The device connected to inst-2 a moment ago (its record names inst-2), and inst-2's notice
+  // to inst-1 is on its way.
+  const redis = new Redis(own.url);
+  t.teardown(() => redis.quit());
+  const elsewhere = `inst-2/${(await redis.get(`${f.prefix}instance:inst-2`)) ?? ''}`;
+  await redis.set(`${f.prefix}owner:qyzn/RACER`, elsewhere);
+  // Redis holds inst-1's question "who holds it now?" while the device connects to inst-1 again.
+  const stalled = own.stall(600);
+  await inbox.client.publishAsync(`${f.base}/bridge/${a.id}/released`, JSON.stringify({ adapter: 'qyzn', deviceId: 'RACER', holder: elsewhere }), { qos: 1 });
+  const second = f.device('RACER', a);
+  const replaced = new Promise<void>((resolve) => first.once('close', () => resolve()));
+  await second.start();
+  await replaced;
+  t.pass('the new connection replaced the old one while the registry was held');
+  await stalled;
+  // The answer (inst-2) was true of the old connection only.
+  t.match(await commands.send('qyzn', 'RACER', 'device_restart', { id: 'race-1' }), { ok: true }, 'the new connection holds the device');
+  t.ok(await second.nextCommand('device_restart'), 'and got the command');
+  t.same(
+    inbox.history((topic) => topic === availability).map((m) => m.payload.toString()).filter((p) => p !== 'online'),
+    [],
+    'never offline',
+  );
 });
 
 t.test('a wsdoor event resent to another instance (its answer lost with the old connection) is published once', async (t) => {
