@@ -45,13 +45,32 @@ async function broker(): Promise<Broker> {
   const url = env('MQTT_URL');
   if (url !== '') {
     const client = mqtt.connect(url, { clientId: env('MQTT_CLIENT_ID', `floor-${process.pid}`), protocolVersion: 5, clean: true });
-    await new Promise<void>((resolve, reject) => {
-      client.once('connect', () => resolve());
+    const receiveMaximum = await new Promise<number | undefined>((resolve, reject) => {
+      client.once('connect', (connack) => resolve(connack.properties?.receiveMaximum));
       client.once('error', reject);
     });
     (client.stream as Socket).setNoDelay(true);
+    // MQTT 5 forbids more unacknowledged QoS 1 publishes than the broker's receive maximum
+    // (Mosquitto's max_inflight_messages, 20 by default), and MQTT.js does not keep to it: the
+    // gateway does (min of it and mqtt.maxInflight, 100), so the floor holds the same window.
+    const limit = Math.min(Number(env('MQTT_MAX_INFLIGHT', '100')), receiveMaximum ?? Infinity);
+    const queue: Array<[string, string, boolean, (err?: Error) => void] | undefined> = [];
+    let head = 0;
+    let inFlight = 0;
+    const send = (topic: string, payload: string, retain: boolean, done: (err?: Error) => void): void => {
+      inFlight += 1;
+      client.publish(topic, payload, { qos: 1, retain }, (err) => {
+        inFlight -= 1;
+        done(err ?? undefined);
+        const next = queue[head];
+        if (next === undefined) return;
+        queue[head++] = undefined;
+        if (head === queue.length) queue.length = head = 0;
+        send(...next);
+      });
+    };
     return {
-      publish: (topic, payload, retain, done) => client.publish(topic, payload, { qos: 1, retain }, (err) => done(err ?? undefined)),
+      publish: (topic, payload, retain, done) => (inFlight < limit ? send(topic, payload, retain, done) : void queue.push([topic, payload, retain, done])),
       close: () => client.endAsync(),
     };
   }

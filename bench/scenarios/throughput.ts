@@ -13,16 +13,20 @@ export interface ThroughputPlan {
   /** Minimum ratio gateway / baseline. */
   target: number;
   devices: number;
+  /** Said before the check names, for a scenario that measures twice (T2: two Mosquittos). */
+  label?: string;
 }
 
 export async function throughput(ctx: RunContext, plan: ThroughputPlan): Promise<Omit<ScenarioResult, 'id' | 'title' | 'seconds'>> {
   const sat = saturationPlan(ctx, 2000);
   const devices = ctx.smoke ? 20 : plan.devices;
+  // Processes' logs and profiles are named by it (raw/): a second measurement must not overwrite the first's.
+  const name = plan.label ? `${plan.id}-${plan.label.replace(/\W+/g, '-')}` : plan.id;
   // The floor (bench/floor.ts) in a rig of its own: its own process, terminals and subscriber, on
   // the same kind of broker; its rounds interleave with the other two arms'.
   const [rig, floorRig] = (await UplinkRig.startAll(ctx, [
-    { name: plan.id, brokerUrl: plan.brokerUrl, devices, generators: 1 },
-    { name: `${plan.id}-floor`, brokerUrl: plan.brokerUrl, devices, generators: 1, entry: 'floor', baseline: false },
+    { name, brokerUrl: plan.brokerUrl, devices, generators: 1 },
+    { name: `${name}-floor`, brokerUrl: plan.brokerUrl, devices, generators: 1, entry: 'floor', baseline: false },
   ])) as [UplinkRig, UplinkRig];
   let result;
   try {
@@ -41,9 +45,10 @@ export async function throughput(ctx: RunContext, plan: ThroughputPlan): Promise
   const ratio = median(ratios);
   const floorRatio = median(floorRatios);
   if (plan.brokerUrl === '') ctx.shared.maxRate = gw;
+  const label = plan.label ? `${plan.label}: ` : '';
   const checks = [
-    check('gateway / baseline events/s', round(ratio * 100, 1), '%', `>= ${plan.target * 100}% of baseline`, ratio >= plan.target, ctx),
-    check('gateway / floor events/s', round(floorRatio * 100, 1), '%', 'measured', true, ctx),
+    check(`${label}gateway / baseline events/s`, round(ratio * 100, 1), '%', `>= ${plan.target * 100}% of baseline`, ratio >= plan.target, ctx),
+    check(`${label}gateway / floor events/s`, round(floorRatio * 100, 1), '%', 'measured', true, ctx),
   ];
   const notes: string[] = [];
   const unsaturated = measured.filter((r) => !r.saturated).length;
@@ -60,7 +65,7 @@ export async function throughput(ctx: RunContext, plan: ThroughputPlan): Promise
   const details: Record<string, unknown> = { estimates: result.estimates, rounds: measuredRuns.map(strip), ratios: ratios.map((x) => round(x, 3)), floorRatios: floorRatios.map((x) => round(x, 3)), floorPerSec: round(fl, 0) };
   const status = verdict(checks, ctx);
   if (status === 'missed' && ctx.profile) {
-    details.profile = await profileGateway(ctx, { name: `${plan.id}-profile`, brokerUrl: plan.brokerUrl, devices, ratePerSec: Math.round(gw * sat.overload), durationMs: 8000 });
+    details.profile = await profileGateway(ctx, { name: `${name}-profile`, brokerUrl: plan.brokerUrl, devices, ratePerSec: Math.round(gw * sat.overload), durationMs: 8000 });
   }
   return {
     status,

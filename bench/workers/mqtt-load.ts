@@ -1,9 +1,13 @@
 // The baseline publisher: MQTT.js publishing, at QoS 1, the same envelope the gateway would
 // publish for the same device message, on the same schedule, to the same broker. Its in-flight
 // window is bounded like the gateway's (32 per simulated device, see MAX_IN_FLIGHT in the qyzn
-// connection), beyond which messages wait in order, as they would in the terminals' sockets.
+// connection), beyond which messages wait in order, as they would in the terminals' sockets; and
+// never wider than the broker's receive maximum (MQTT 5 forbids more unacknowledged QoS 1
+// publishes; Mosquitto's max_inflight_messages, 20 by default), which the gateway and the floor
+// keep to. Before 2026-12-06 it did not: on Mosquitto it sent more than it may, and Mosquitto's
+// inbound queue, not the client, took the overload.
 import type { MqttClient } from 'mqtt';
-import { connectMqtt } from '../lib/mqtt-client.js';
+import { connectMqtt, receiveMaximum } from '../lib/mqtt-client.js';
 import { nowUs } from '../lib/clock.js';
 import { serve } from '../lib/ipc.js';
 import { Outcomes, settle } from '../lib/outcomes.js';
@@ -18,8 +22,8 @@ let inflightCap = 1024;
 serve<MqttLoadProtocol>(
   {
     async connect(args) {
-      inflightCap = args.inflightCap;
       client = await connectMqtt(args.url, { clientId: args.clientId, protocolVersion: 5, clean: true, reconnectPeriod: 1000 });
+      inflightCap = Math.min(args.inflightCap, receiveMaximum(client) ?? Infinity);
       return null;
     },
     async run(args) {
