@@ -9,6 +9,10 @@ export interface FlowControl {
   resume(): void;
 }
 
+/** Why a connection is not read: its answers fill the write buffer (the device does not read them),
+ *  or its messages wait for the broker (`highWater` of them). */
+export type PauseReason = 'device_not_reading' | 'backlog';
+
 export interface InboxOptions<T> {
   concurrency: number;
   /** Waiting entries (items, or iterators not yet drained) at which reading pauses; it resumes
@@ -21,6 +25,8 @@ export interface InboxOptions<T> {
    *  until it throws without having called it. */
   run?: (item: T, done: () => void) => void;
   onError(err: unknown): void;
+  /** Told when reading pauses for a reason (+1) and when that reason ends (-1), for the metrics. */
+  onPause?(reason: PauseReason, delta: 1 | -1): void;
 }
 
 type Entry<T> = { item: T } | { items: Iterator<T>; then: (() => void) | undefined };
@@ -30,7 +36,7 @@ export class Inbox<T> {
   private readonly waiting: Entry<T>[] = [];
   private running = 0;
   private blocked = false;
-  private paused = false;
+  private pausedFor: PauseReason | undefined;
   private draining = false;
   private closed = false;
   private readonly settled = (): void => {
@@ -74,6 +80,8 @@ export class Inbox<T> {
   close(): void {
     this.closed = true;
     this.waiting.length = 0;
+    if (this.pausedFor !== undefined) this.options.onPause?.(this.pausedFor, -1);
+    this.pausedFor = undefined;
   }
 
   private drain(): void {
@@ -130,14 +138,18 @@ export class Inbox<T> {
   /** Decided once per drain, not per item (pausing per frame showed in the qyzn profile). */
   private flow(): void {
     if (this.closed) return;
-    const { highWater, flow } = this.options;
+    const { highWater, flow, onPause } = this.options;
     const waiting = this.waiting.length;
-    if (!this.paused && (this.blocked || waiting >= highWater)) {
-      this.paused = true;
-      flow.pause();
-    } else if (this.paused && !this.blocked && waiting < highWater / 2) {
-      this.paused = false;
-      flow.resume();
+    const was = this.pausedFor;
+    // Paused at highWater, resumed below half of it.
+    const reason: PauseReason | undefined = this.blocked ? 'device_not_reading' : waiting >= (was === undefined ? highWater : highWater / 2) ? 'backlog' : undefined;
+    if (reason === was) return;
+    this.pausedFor = reason;
+    if (was === undefined) flow.pause();
+    else if (reason === undefined) flow.resume();
+    if (onPause) {
+      if (was !== undefined) onPause(was, -1);
+      if (reason !== undefined) onPause(reason, 1);
     }
   }
 }

@@ -1,10 +1,12 @@
 // Prometheus metrics, gate2mqtt_* names, in a registry of the gateway's own (not prom-client's
 // global one) so that several gateways in one process do not collide.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { PauseReason } from './inbox.js';
 
 export class Metrics {
   readonly registry = new Registry();
   readonly devicesConnected: Gauge<'adapter'>;
+  readonly readsPaused: Gauge<'adapter' | 'reason'>;
   readonly messagesIn: Counter<'adapter' | 'name'>;
   readonly messagesOut: Counter<'adapter' | 'name'>;
   readonly commands: Counter<'adapter' | 'name' | 'outcome'>;
@@ -23,6 +25,9 @@ export class Metrics {
   private buffer: BufferGauges | undefined;
   private readonly pendingIn = new PendingCounts();
   private readonly pendingOut = new PendingCounts();
+  /** Connections not read now, per adapter and reason: plain integers, read when scraped (a qyzn
+   *  connection pauses and resumes as often as a chunk's frames wait for the broker). */
+  private readonly paused = new Map<string, Record<PauseReason, number>>();
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registers = [this.registry];
@@ -31,6 +36,17 @@ export class Metrics {
       help: 'Devices online, per adapter.',
       labelNames: ['adapter'],
       registers,
+    });
+    this.readsPaused = new Gauge({
+      name: 'gate2mqtt_device_reads_paused',
+      help: 'Device connections not read now, per adapter and reason: device_not_reading (answers to it fill the write buffer: it does not read them), backlog (its messages wait for the broker).',
+      labelNames: ['adapter', 'reason'],
+      registers,
+      collect: () => {
+        for (const [adapter, counts] of this.paused) {
+          for (const reason of PAUSE_REASONS) this.readsPaused.set({ adapter, reason }, counts[reason]);
+        }
+      },
     });
     this.messagesIn = new Counter({
       name: 'gate2mqtt_messages_in_total',
@@ -137,9 +153,18 @@ export class Metrics {
 
   forAdapter(adapter: string): AdapterMetrics {
     const counts = { in: this.pendingIn.forAdapter(adapter), out: this.pendingOut.forAdapter(adapter) };
+    let paused = this.paused.get(adapter);
+    if (!paused) {
+      paused = { device_not_reading: 0, backlog: 0 };
+      this.paused.set(adapter, paused);
+    }
+    const reads = paused;
     return {
       messageIn: (name) => counts.in.set(name, (counts.in.get(name) ?? 0) + 1),
       messageOut: (name) => counts.out.set(name, (counts.out.get(name) ?? 0) + 1),
+      readsPaused: (reason, delta) => {
+        reads[reason] += delta;
+      },
     };
   }
 
@@ -157,7 +182,11 @@ export interface AdapterMetrics {
   /** A message from a device; `name` is the protocol's name (bounded: use `unknown` for others). */
   messageIn(name: string): void;
   messageOut(name: string): void;
+  /** A connection's reading paused for `reason` (+1), or that ended (-1): Inbox's `onPause`. */
+  readsPaused(reason: PauseReason, delta: 1 | -1): void;
 }
+
+const PAUSE_REASONS: readonly PauseReason[] = ['device_not_reading', 'backlog'];
 
 /** Counts per device message, handed to prom-client when it collects: its inc() hashes a label
  *  object every call, which showed in the uplink profile. Names are bounded (the protocol's own, or

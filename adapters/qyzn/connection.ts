@@ -70,6 +70,7 @@ export class QyznConnection implements DeviceSession, SessionPort {
       flow: socket,
       run: (frame, done) => this.dispatch(frame, done),
       onError: (err) => this.logger.error({ err }, 'device message failed'),
+      onPause: env.context.metrics.readsPaused,
     });
   }
 

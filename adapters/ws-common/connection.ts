@@ -113,6 +113,7 @@ export abstract class WsDeviceConnection<C extends WsListenerConfig, Reply, M ex
       flow: socket,
       run: (work, done) => this.run(work, done),
       onError: (err) => this.logger.error({ err }, 'message handler failed'),
+      onPause: env.context.metrics.readsPaused,
     });
   }
 

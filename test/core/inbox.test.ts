@@ -112,6 +112,32 @@ t.test('a blocked writer pauses reading until unblocked', async (t) => {
   t.same(flow, ['pause', 'resume']);
 });
 
+t.test('each pause is told with its reason, a change of reason while paused too, and a close ends it', async (t) => {
+  const told: string[] = [];
+  const gates: Array<() => void> = [];
+  const { inbox: box, flow } = inbox({ highWater: 2, onPause: (reason, delta) => told.push(`${reason} ${delta}`) });
+  const held = (): Promise<void> => new Promise<void>((resolve) => gates.push(resolve));
+  box.push(held);
+  box.push(held);
+  box.push(held);
+  t.same(told, ['backlog 1'], 'two waiting: paused for the backlog');
+  box.block();
+  t.same(told, ['backlog 1', 'backlog -1', 'device_not_reading 1'], 'a blocked writer while paused: the reason changes');
+  t.same(flow, ['pause'], 'and reading stays paused, once');
+  box.unblock();
+  t.same(told.slice(3), ['device_not_reading -1', 'backlog 1'], 'unblocked with two still waiting: the backlog again');
+  gates.shift()?.();
+  await turn();
+  t.same(told.slice(5), [], 'one waiting is half of the high-water mark: still paused');
+  gates.shift()?.();
+  await turn();
+  t.same(told.slice(5), ['backlog -1'], 'below half of it: read again');
+  t.same(flow, ['pause', 'resume']);
+  box.block();
+  box.close();
+  t.same(told.slice(6), ['device_not_reading 1', 'device_not_reading -1'], 'a close ends the pause it was in');
+});
+
 t.test('close drops what has not started and takes nothing more', async (t) => {
   const { inbox: box } = inbox({ highWater: 10 });
   let ran = 0;
