@@ -368,6 +368,15 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
   }
 
   /** Raw bytes, for tests of broken input. */
+  /** Stops reading what the gateway sends, as a hung terminal does: its own sends go on. */
+  pauseReading(): void {
+    this.socket?.pause();
+  }
+
+  resumeReading(): void {
+    this.socket?.resume();
+  }
+
   sendRaw(bytes: Buffer): void {
     this.write(bytes);
   }
