@@ -51,12 +51,17 @@ export async function stalledDevice(t: Test, d: StalledDevice): Promise<void> {
   const paused = (): Promise<number> => readsPaused(d.httpUrl, d.adapter, 'device_not_reading');
   t.equal(await paused(), 0, 'no connection paused at first');
   d.pauseReading();
-  // Big commands until the kernel's socket buffers (megabytes on loopback) are full and the
-  // gateway's own write buffer stays full.
+  // Big commands until the kernel's socket buffers are full and the gateway's own write buffer
+  // stays full. On loopback the kernel takes ~4 MB (the sender's tcp_wmem maximum, the receiver's
+  // initial window) before it stops: a pause seen before that may be one the kernel still drains,
+  // after which the gateway rightly reads again. So at least 3 commands (8.4 MB), and a pause that
+  // outlasts another device's round trip with nothing more sent.
   const replies: Array<Promise<boolean>> = [];
   for (let k = 0; ; k++) {
     if (k === 16) throw new Error('16 commands of 2 MiB sent to a device that reads nothing, and the gateway never stopped reading it');
     replies.push(d.bigCommand(k));
+    await d.roundTrip();
+    if (k < 2 || (await paused()) !== 1) continue;
     await d.roundTrip();
     if ((await paused()) === 1) break;
   }
