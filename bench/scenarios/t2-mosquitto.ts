@@ -11,8 +11,10 @@ import { throughput } from './throughput.js';
 
 export const MOSQUITTO_URL = process.env.BENCH_MOSQUITTO_URL ?? 'mqtt://127.0.0.1:1883';
 
-/** The README's "For Mosquitto" settings: receive maximum 100 (the gateway's mqtt.maxInflight), no queue limit, no Nagle. */
-export const TUNED_MOSQUITTO = ['max_inflight_messages 100', 'max_queued_messages 0', 'set_tcp_nodelay true'];
+/** The README's "For Mosquitto" settings: receive maximum 100 (the gateway's mqtt.maxInflight),
+ *  no queue limit, no Nagle. Given whole, after ownMosquitto's own lines (the last of a setting
+ *  wins), so the label in the results is what ran. */
+const TUNED_MOSQUITTO = ['max_inflight_messages 100', 'max_queued_messages 0', 'set_tcp_nodelay true'];
 
 /** T2's verdict is the worse of its two. */
 const WORST: Status[] = ['error', 'missed', 'not available yet', 'measured', 'met'];
@@ -31,8 +33,7 @@ export const t2: Scenario = {
             throw new Error(message);
           },
         },
-        // ownMosquitto writes max_inflight_messages 100 and max_queued_messages 0 itself.
-        { config: ['set_tcp_nodelay true'] },
+        { config: TUNED_MOSQUITTO },
       );
       const tuned = await throughput(ctx, { id: 'T2', brokerUrl: own.url, target: 0.6, devices: 100, label: 'tuned' });
       return {

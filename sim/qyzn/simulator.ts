@@ -367,7 +367,6 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
     });
   }
 
-  /** Raw bytes, for tests of broken input. */
   /** Stops reading what the gateway sends, as a hung terminal does: its own sends go on. */
   pauseReading(): void {
     this.socket?.pause();
@@ -377,6 +376,7 @@ export class QyznSimulator extends EventEmitter<SimulatorEvents> {
     this.socket?.resume();
   }
 
+  /** Raw bytes, for tests of broken input. */
   sendRaw(bytes: Buffer): void {
     this.write(bytes);
   }

@@ -8,6 +8,7 @@ import { connectClient, externalBroker, until } from '../helpers/harness.js';
 import { fleet } from '../helpers/instances.js';
 import { ownRedis } from '../helpers/redis.js';
 import { Redis } from 'ioredis';
+import { holderOf } from '../../src/instances.js';
 
 t.test('three instances: each command runs where its device is, one reply each; unknown devices one offline', async (t) => {
   const url = await externalBroker(t);
@@ -164,7 +165,7 @@ t.test('a notice that the device moved, answered while a new connection of it be
   // to inst-1 is on its way.
   const redis = new Redis(own.url);
   t.teardown(() => redis.quit());
-  const elsewhere = `inst-2/${(await redis.get(`${f.prefix}instance:inst-2`)) ?? ''}`;
+  const elsewhere = holderOf({ id: 'inst-2', bootId: (await redis.get(`${f.prefix}instance:inst-2`)) ?? '' });
   await redis.set(`${f.prefix}owner:qyzn/RACER`, elsewhere);
   // Redis holds inst-1's question "who holds it now?" while the device connects to inst-1 again.
   const stalled = own.stall(600);
