@@ -55,6 +55,7 @@ t.test('kill -9 with a non-empty disk buffer, then a restart: the buffer drains,
     GATE2MQTT_LOG_LEVEL: 'info',
   };
   const counter = await PersistentCounter.connect(t, mosquitto.url, `${base}/qyzn/+/event/qrcode_data`);
+  const subscribedAt = Date.now();
   const watcher = await connectClient(t, mosquitto.url);
   await watcher.subscribe(`${base}/bridge/#`);
 
@@ -64,6 +65,9 @@ t.test('kill -9 with a non-empty disk buffer, then a restart: the buffer drains,
   const port = Number(listen.slice(listen.lastIndexOf(':') + 1));
   t.same(info.buffer, { mode: 'disk', depth: 0, bytes: 0 }, 'bridge/info shows the buffer');
 
+  // The subscriber's session must outlive the broker's kill, or what the restarted gateway drains
+  // before it subscribes again is dropped by the broker.
+  await mosquitto.saved(subscribedAt);
   await mosquitto.kill('SIGKILL');
   const traffic = await Promise.all(
     Array.from({ length: TERMINALS }, async (_, i) => {
@@ -101,6 +105,7 @@ t.test('kill -9 with a non-empty disk buffer, then a restart: the buffer drains,
       `arrived after the restart ${figures.arrived}, lost ${figures.lost}, duplicated ${figures.doubled}, out of order ${figures.outOfOrder}`,
   );
   t.equal(recounted, accepted, 'the restarted gateway found every acknowledged message in its store');
+  t.equal(counter.sessionsLost, 0, "the restarted broker still had the subscriber's session");
   t.equal(figures.lost, 0, 'none lost');
   t.equal(figures.doubled, 0, 'none twice');
   t.equal(figures.outOfOrder, 0, 'each device in order');

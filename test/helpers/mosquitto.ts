@@ -2,12 +2,12 @@
 // directory, that the test may kill (SIGKILL, as a crash) and start again on the same port.
 // The machine's Mosquitto at 1883 is never touched.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
-import { within, type Teardown } from './harness.js';
+import { until, within, type Teardown } from './harness.js';
 
 export interface OwnMosquitto {
   url: string;
@@ -20,6 +20,9 @@ export interface OwnMosquitto {
   kill(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port and directory; resolves once it accepts connections. */
   start(): Promise<void>;
+  /** With `persistence`: resolves once an autosave written after `since` (ms since the epoch) is
+   *  on disk, so that a kill after it keeps what the broker held then (a session, a subscription). */
+  saved(since: number): Promise<void>;
   readonly running: boolean;
 }
 
@@ -57,6 +60,9 @@ export async function accepting(url: string): Promise<void> {
 export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}): Promise<OwnMosquitto> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'g2m-mosquitto-'));
+  // Run as root, Mosquitto drops to its own user before it saves anything: in a directory only root
+  // may write, every autosave fails (logged, nothing else) and a restart finds no sessions at all.
+  chmodSync(dir, 0o777);
   const conf = join(dir, 'mosquitto.conf');
   writeFileSync(
     conf,
@@ -96,6 +102,13 @@ export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}):
     });
     await within(accepting(url), `Mosquitto on port ${port} to accept connections`);
   };
+  const db = join(dir, 'mosquitto.db');
+  const saved = async (since: number): Promise<void> => {
+    if (!options.persistence) throw new Error('this Mosquitto keeps nothing on disk');
+    // Mosquitto writes mosquitto.db.new and renames it: the file's time is that of a whole save.
+    const after = (): boolean => (statSync(db, { throwIfNoEntry: false })?.mtimeMs ?? 0) > since;
+    await until(after, `Mosquitto on port ${port} to save its state`);
+  };
   await start();
   t.teardown(async () => {
     await kill();
@@ -108,6 +121,7 @@ export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}):
     log: join(dir, 'mosquitto.log'),
     kill,
     start,
+    saved,
     get running() {
       return child !== undefined;
     },

@@ -16,6 +16,8 @@ export interface TerminalLog {
   retried: Set<number>;
   /** Accepted while `outage()` said the broker was down. */
   acceptedDuringOutage: number;
+  /** The first and last numbers accepted during the outage (for a failure's report). */
+  outageSpan?: [number, number];
   /** Requests and retransmissions written. */
   attempts: number;
   failures: number;
@@ -59,7 +61,10 @@ export function sendNumbered(t: Teardown, sim: QyznSimulator, serial: string, op
       }
       if (aborted) return;
       log.accepted.push(n);
-      if (options.outage()) log.acceptedDuringOutage += 1;
+      if (options.outage()) {
+        log.acceptedDuringOutage += 1;
+        log.outageSpan = [log.outageSpan?.[0] ?? n, n];
+      }
       await pause(options.intervalMs);
     }
   })();
@@ -91,9 +96,14 @@ export interface Arrival {
 export class PersistentCounter {
   readonly client: MqttClient;
   readonly arrivals = new Map<string, Arrival[]>();
+  /** Reconnections the broker answered without the session (it lost the subscription). */
+  sessionsLost = 0;
 
   private constructor(client: MqttClient) {
     this.client = client;
+    client.on('connect', (connack) => {
+      if (!connack.sessionPresent) this.sessionsLost += 1;
+    });
     client.on('message', (topic, payload, packet) => {
       if (!topic.endsWith('/event/qrcode_data')) return;
       const envelope = JSON.parse(payload.toString()) as { deviceId: string; data: { content: string } };
@@ -120,6 +130,17 @@ export class PersistentCounter {
     let total = 0;
     for (const list of this.arrivals.values()) total += list.length;
     return total;
+  }
+
+  /** Per device, the accepted numbers that have not arrived, and whether each was retried. */
+  missing(logs: TerminalLog[]): Record<string, Array<{ n: number; retried: boolean }>> {
+    const out: Record<string, Array<{ n: number; retried: boolean }>> = {};
+    for (const log of logs) {
+      const seen = new Set((this.arrivals.get(log.serial) ?? []).map((a) => a.n));
+      const lost = log.accepted.filter((n) => !seen.has(n)).map((n) => ({ n, retried: log.retried.has(n) }));
+      if (lost.length > 0) out[`${log.serial} (accepted ${log.accepted.length}, in the outage ${log.outageSpan?.join('-') ?? 'none'})`] = lost;
+    }
+    return out;
   }
 
   /** Whether every accepted number of every log has arrived. */
