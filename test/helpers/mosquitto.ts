@@ -73,8 +73,8 @@ export async function ownMosquitto(t: Teardown, options: MosquittoOptions = {}):
       'max_queued_messages 0',
       'max_inflight_messages 100',
       ...(options.persistence ? ['persistence true', `persistence_location ${dir}/`, 'autosave_interval 1'] : ['persistence false']),
-      // To stderr, which is the log file opened here: run as root, Mosquitto drops to its own user
-      // before it opens a `log_dest file`, and then cannot write in this directory.
+      // To stderr, which is the log file opened here: the file is then the test's own to read and
+      // remove, whichever user Mosquitto dropped to.
       ...(options.log ? ['log_dest stderr', 'log_type all'] : []),
       ...(options.config ?? []),
       '',
