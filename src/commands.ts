@@ -243,7 +243,7 @@ export class CommandRouter {
     return reply;
   }
 
-  /** With `offline`, the command is checked as any other, then answered offline saying why. */
+  /** With `offline`, the command is checked like every other, then answered offline saying why. */
   private async run(target: CommandTopic, body: unknown, received: number, offline?: string): Promise<Reply> {
     const route = this.routes.get(target.adapter) as Route;
     const started = process.hrtime.bigint();

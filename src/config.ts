@@ -452,7 +452,7 @@ export const schema: Schema<GatewayConfig> = {
       env: 'GATE2MQTT_HTTP_REQUEST_TIMEOUT_MS',
     },
     trustProxy: {
-      doc: 'Behind an HTTP load balancer: whose X-Forwarded-For to believe for a client\'s address (a gantry\'s `{ip}` and `remote`). Empty: nobody (the connection\'s address). "true": any proxy; a number: that many hops; else the proxies\' addresses or CIDR ranges, comma-separated.',
+      doc: 'Behind an HTTP load balancer: whose X-Forwarded-For to believe for a client\'s address (a gantry\'s `{ip}` and `remote`). Empty: nobody (the connection\'s address). "true": every proxy; a number: that many hops; else the proxies\' addresses or CIDR ranges, comma-separated.',
       format: String,
       default: '',
       env: 'GATE2MQTT_HTTP_TRUST_PROXY',

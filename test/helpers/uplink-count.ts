@@ -145,10 +145,7 @@ export class PersistentCounter {
 
   /** Whether every accepted number of every log has arrived. */
   has(logs: TerminalLog[]): boolean {
-    return logs.every((log) => {
-      const seen = new Set((this.arrivals.get(log.serial) ?? []).map((a) => a.n));
-      return log.accepted.every((n) => seen.has(n));
-    });
+    return Object.keys(this.missing(logs)).length === 0;
   }
 }
 
