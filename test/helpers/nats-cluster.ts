@@ -23,11 +23,11 @@
 // starved node lags most) finds no interest in a message it cannot load, and proposes deleting it
 // from every replica (server/stream.go `ackMsg`, "The ack reached us before the actual msg"); the
 // other sessions' consumers then skip it. 2.9.16 keeps such early acks aside ("preAcks") instead.
-// Up to 2.9.11 a consumer may have fewer replicas than its stream: with one, a consumer reads, acks
-// and deletes on its own node's replica only, so no ack can overtake a message there. 2.9.12 and
-// later refuse that (an interest stream's consumers must match its replicas), so it is set only
-// for the versions that take it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+// Up to 2.9.11 `consumer_replicas: 1` gives each consumer one replica: it reads, acks and deletes on
+// its own node's replica only, so no ack can overtake a message there. 2.9.12 and later ignore the
+// setting with a warning (upstream: an interest stream's consumers must match its replicas), so it
+// is set whatever the version.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -37,19 +37,6 @@ import mqtt from 'mqtt';
 import { type Teardown } from './harness.js';
 
 export const NATS_SERVER = process.env.GATE2MQTT_TEST_NATS_SERVER ?? '/usr/sbin/nats-server';
-
-/** The nats-server's version as one number (2.9.10 is 2_009_010), or undefined if it does not say. */
-function serverVersion(): number | undefined {
-  try {
-    const match = /v(\d+)\.(\d+)\.(\d+)/.exec(execFileSync(NATS_SERVER, ['--version'], { encoding: 'utf8' }));
-    return match ? Number(match[1]) * 1e6 + Number(match[2]) * 1e3 + Number(match[3]) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Whether this server takes `consumer_replicas: 1` under `mqtt` (see the header): up to 2.9.11. */
-const ONE_REPLICA_CONSUMERS = (serverVersion() ?? Infinity) < 2_009_012;
 
 /** A cluster's start, and a node's restart, are given this long (measured: 2–5 s here). */
 export const NATS_READY_MS = 30_000;
@@ -167,8 +154,9 @@ function nodeConfig(i: number, dir: string, clusterName: string, all: NodePorts[
       : []),
     // stream_replicas explicit: by default the first MQTT connection creates the MQTT streams
     // with as many replicas as nodes it knows of then, which may be 2 of 3; a 2-replica stream
-    // has no quorum (stalls, for good) as soon as either of its nodes is killed.
-    `mqtt { host: 127.0.0.1, port: ${own.mqtt}, stream_replicas: ${Math.min(all.length, 3)}${ONE_REPLICA_CONSUMERS ? ', consumer_replicas: 1' : ''} }`,
+    // has no quorum (stalls, for good) as soon as either of its nodes is killed. consumer_replicas:
+    // see the header (2.9.10 loses messages without it).
+    `mqtt { host: 127.0.0.1, port: ${own.mqtt}, stream_replicas: ${Math.min(all.length, 3)}, consumer_replicas: 1 }`,
     '',
   ].join('\n');
 }
